@@ -1,0 +1,34 @@
+# The two commands the README documents: `make demo` and `make test`.
+PY := .venv/bin/python
+SHELL := /bin/bash
+
+.PHONY: demo test setup lint bench clean
+
+$(PY):
+	python3 -m venv .venv
+
+.venv/.demo-deps: setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+demo: .venv/.demo-deps
+	.venv/bin/lessongate-policy check policies/default
+	.venv/bin/lessongate-policy explain policies/default --room lab-3a \
+		https://www.nasa.gov/ https://www.youtube.com/ https://translate.google.com/
+
+setup:
+	scripts/setup-test-env.sh
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+test: lint
+	.venv/bin/python -m pytest
+
+bench: setup
+	for b in benches/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf .venv build dist *.egg-info

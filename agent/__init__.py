@@ -1,0 +1,1 @@
+"""LessonGate endpoint agent."""
