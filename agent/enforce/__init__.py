@@ -1,0 +1,1 @@
+"""Enforcement backends behind one interface (see `base.Enforcer`)."""
