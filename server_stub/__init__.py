@@ -1,1 +1,3 @@
 """LessonGate central server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The device API, versioned under /api/v1."""

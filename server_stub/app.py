@@ -1,0 +1,92 @@
+"""The app factory: one FastAPI app serving the device API and the dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from server_stub import __version__
+from server_stub.api import commands, devices, pins
+from server_stub.config import Settings
+from server_stub.db.session import make_engine, make_sessionmaker
+from server_stub.limits import BodySizeLimit
+from server_stub.notify import Notifier, PostgresNotifier
+from server_stub.policy_store import PolicyCache
+from server_stub.retention import purge_forever
+from server_stub.security import Hasher
+from server_stub.signing import load_or_create
+from server_stub.state import AppState
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def build_state(settings: Settings) -> AppState:
+    engine = make_engine(settings)
+    key = load_or_create(settings.key_path)
+    notifier: Notifier
+    if settings.is_postgres:
+        conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        notifier = PostgresNotifier(conninfo)
+    else:
+        notifier = Notifier()
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        key=key,
+        policies=PolicyCache(key),
+        hasher=Hasher(fast=settings.fast_hashing),
+        notifier=notifier,
+    )
+
+
+def create_app(settings: Settings, *, run_purge: bool = False) -> FastAPI:
+    """Build the app. The schema must already be migrated (`lessongate-server migrate`, or
+    `serve`, which migrates first)."""
+    state = build_state(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await state.notifier.start()
+        purger = (
+            asyncio.create_task(purge_forever(state.sessions, settings.retention_days))
+            if run_purge
+            else None
+        )
+        try:
+            yield
+        finally:
+            if purger is not None:
+                purger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purger
+            await state.notifier.stop()
+            state.engine.dispose()
+
+    app = FastAPI(
+        title="LessonGate server",
+        version=__version__,
+        description="Device API (/api/v1) for LessonGate agents, and the dashboard.",
+        lifespan=lifespan,
+    )
+    app.state.lg = state
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(devices.router)
+    app.include_router(pins.router)
+    app.include_router(commands.router)
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        """Liveness probe; also the benches' baseline endpoint."""
+        return {"status": "ok"}
+
+    from server_stub import dashboard
+
+    app.include_router(dashboard.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
