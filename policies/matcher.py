@@ -183,3 +183,27 @@ class Matcher:
     def decide_parsed(self, url: ParsedUrl) -> Decision:
         rule = self.best(url)
         return Decision(rule.allow if rule else True, rule)
+
+
+class LinearMatcher:
+    """The same decisions by scanning every rule: the reference the index is tested and
+    benchmarked against. Not for production use."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self._rules = list(rules)
+
+    def decide(self, url: str) -> Decision:
+        parsed = parse_url(url)
+        if parsed is None:
+            return Decision(False, None)
+        best: Rule | None = None
+        for rule in self._rules:
+            p = rule.pattern
+            host_ok = (
+                parsed.host == p.host_key
+                or (p.match_subdomains and (not p.host or parsed.host.endswith("." + p.host_key)))
+            )
+            if host_ok and rule_matches(rule, parsed):
+                if best is None or rule.precedence > best.precedence:
+                    best = rule
+        return Decision(best.allow if best else True, best)
