@@ -1,0 +1,142 @@
+"""Agent configuration: one TOML file, every key optional, defaults that are safe.
+
+The file comes from `--config PATH` or `LESSONGATE_AGENT_CONFIG`; without either, the defaults
+apply. `enforce` is the safety interlock: only `enforce = true` (set by the installer) lets the
+agent touch the host firewall and `/etc` browser policies; by default it runs the proxy in
+explicit mode on loopback and changes nothing else on the host.
+
+Example::
+
+    state_dir = "/var/lib/lessongate"
+    policy_dir = "/etc/lessongate/policy"
+    device_id = "lab3a-pc07"
+    room = "lab-3a"            # overrides the policy's device list
+    ui_port = 8765             # 0 = pick a free port
+    proxy_port = 3128
+    enforce = false
+    verifier_file = "/etc/lessongate/teachers.toml"
+
+Relative paths are taken relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import policies
+
+ENV_VAR = "LESSONGATE_AGENT_CONFIG"
+CONTROL_SOCKET = "control.sock"
+
+
+class ConfigError(Exception):
+    """The config file is unreadable or a key is wrong; `str()` names the file and the key."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    state_dir: Path
+    policy_dir: Path
+    device_id: str = "demo-device"
+    room: str | None = None
+    ui_port: int = 0
+    proxy_port: int = 3128
+    enforce: bool = False
+    verifier_file: Path | None = None  # None: `<state_dir>/teachers.toml`
+    source: Path | None = None  # the file this came from, for messages
+
+    @property
+    def control_socket(self) -> Path:
+        return self.state_dir / CONTROL_SOCKET
+
+    @property
+    def teachers_file(self) -> Path:
+        return self.verifier_file or self.state_dir / "teachers.toml"
+
+
+def default_state_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/lessongate")
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "lessongate"
+
+
+def default_config() -> AgentConfig:
+    return AgentConfig(state_dir=default_state_dir(), policy_dir=policies.DEFAULT_POLICY_DIR)
+
+
+def _port(raw: Any, where: str) -> int:
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= 65535:
+        raise ConfigError(f"{where}: must be a port number 0-65535, got {raw!r}")
+    return raw
+
+
+def _text(raw: Any, where: str) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigError(f"{where}: must be a non-empty string, got {raw!r}")
+    return raw.strip()
+
+
+def _path(raw: Any, where: str, base: Path) -> Path:
+    return base / Path(_text(raw, where)).expanduser()
+
+
+def parse_config(data: dict[str, Any], source: Path) -> AgentConfig:
+    cfg = default_config()
+    base = source.parent
+    known = {
+        "state_dir",
+        "policy_dir",
+        "device_id",
+        "room",
+        "ui_port",
+        "proxy_port",
+        "enforce",
+        "verifier_file",
+    }
+    for key in data:
+        if key not in known:
+            raise ConfigError(
+                f"{source}: unknown key {key!r} (known keys: {', '.join(sorted(known))})"
+            )
+    kw: dict[str, Any] = {"source": source}
+    for key in ("state_dir", "policy_dir", "verifier_file"):
+        if key in data:
+            kw[key] = _path(data[key], f"{source}: key {key!r}", base)
+    for key in ("device_id", "room"):
+        if key in data:
+            kw[key] = _text(data[key], f"{source}: key {key!r}")
+    for key in ("ui_port", "proxy_port"):
+        if key in data:
+            kw[key] = _port(data[key], f"{source}: key {key!r}")
+    if "enforce" in data:
+        if not isinstance(data["enforce"], bool):
+            raise ConfigError(
+                f"{source}: key 'enforce': must be true or false, got {data['enforce']!r}"
+            )
+        kw["enforce"] = data["enforce"]
+    return AgentConfig(
+        state_dir=kw.pop("state_dir", cfg.state_dir),
+        policy_dir=kw.pop("policy_dir", cfg.policy_dir),
+        **kw,
+    )
+
+
+def load_config(path: Path | str | None = None) -> AgentConfig:
+    """`path`, else `$LESSONGATE_AGENT_CONFIG`, else the defaults."""
+    if path is None:
+        path = os.environ.get(ENV_VAR) or None
+    if path is None:
+        return default_config()
+    source = Path(path)
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{source}: cannot read the agent config: {e.strerror or e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: not valid TOML: {e}") from e
+    return parse_config(data, source)

@@ -1,0 +1,51 @@
+"""The pure session core: `SessionMachine.handle(event, now) -> list[Action]` (see machine.py)."""
+
+from agent.session.machine import SessionMachine
+from agent.session.messages import (
+    Action,
+    AddLink,
+    AgentStarted,
+    ApplyPlan,
+    End,
+    EnforcementFailed,
+    Event,
+    Extend,
+    Persist,
+    PolicyUpdated,
+    Rejected,
+    RemoteEnd,
+    RemoteExtend,
+    RemoteStart,
+    Report,
+    Session,
+    TeacherUnlock,
+    Tick,
+    UiChanged,
+)
+from agent.session.resume import Resume, resume, snapshot
+
+__all__ = [
+    "Action",
+    "AddLink",
+    "AgentStarted",
+    "ApplyPlan",
+    "End",
+    "EnforcementFailed",
+    "Event",
+    "Extend",
+    "Persist",
+    "PolicyUpdated",
+    "Rejected",
+    "RemoteEnd",
+    "RemoteExtend",
+    "RemoteStart",
+    "Report",
+    "Resume",
+    "Session",
+    "SessionMachine",
+    "TeacherUnlock",
+    "Tick",
+    "UiChanged",
+    "resume",
+    "snapshot",
+]
