@@ -44,8 +44,14 @@ def validate(
     try:
         return model.model_validate_json(json.dumps(_jsonable(data)))
     except ValidationError as exc:
-        for error in exc.errors():
+        errors = exc.errors()
+        inner = [tuple(e["loc"]) for e in errors]
+        for error in errors:
             loc = tuple(error["loc"])
+            if error["type"] == "too_short" and any(
+                len(other) > len(loc) and other[: len(loc)] == loc for other in inner
+            ):
+                continue  # pydantic also counts the invalid items as missing; say it once
             if loc and isinstance(loc[0], str):
                 loc = (renames.get(loc[0], loc[0]), *loc[1:])
             message, hint = _describe(model, error, (*prefix, *loc), renames)
