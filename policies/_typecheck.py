@@ -81,6 +81,8 @@ def _describe(
     key = next((str(p) for p in reversed(path) if isinstance(p, str)), "")
     value = _show(error.get("input"))
     ctx = error.get("ctx") or {}
+    if kind == "json_invalid":  # the JSON is ours, so only its depth can be wrong
+        return "nests arrays or tables too deeply", "flatten the structure"
     if kind == "missing":
         return f"required key '{key}' is missing", f"add `{key} = ...` here"
     if kind == "extra_forbidden":

@@ -404,12 +404,24 @@ def test_same_failure_from_another_directory_names_the_same_files(tmp_path: Path
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(garbage=st.binary(max_size=300))
-def test_random_bytes_give_policy_error(tmp_path: Path, garbage: bytes) -> None:
+@given(
+    name=st.sampled_from(["district.toml", "rooms.toml", "objectives/science.toml"]),
+    garbage=st.binary(max_size=300),
+)
+def test_random_bytes_give_policy_error(tmp_path: Path, name: str, garbage: bytes) -> None:
     directory = write_policy(tmp_path)
-    (directory / "objectives" / "science.toml").write_bytes(garbage)
+    (directory / name).write_bytes(garbage)
     with pytest.raises(PolicyError):
         load_policy(directory)
+
+
+def test_deeply_nested_values_are_an_error_not_a_crash(tmp_path: Path) -> None:
+    for depth in (300, 5000):
+        nested = "[" * depth + "]" * depth
+        science = SCIENCE.replace('assets = ["i.natgeofe.com"]', f"assets = {nested}")
+        issues = problems(write_policy(tmp_path / str(depth), {"objectives/science.toml": science}))
+        assert [i.file for i in issues] == ["objectives/science.toml"]
+        assert "too deeply" in issues[0].message
 
 
 _TOML_PIECES = st.sampled_from(
