@@ -13,13 +13,14 @@ Every answer says which objective, resource and pattern decided, or which distri
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from policies.errors import PolicyError
-from policies.matcher import Matcher, ParsedUrl, Rule, parse_url
+from policies.hosts import HostIndex, covers_whole_host
+from policies.matcher import Matcher, Rule, parse_url
 from policies.model import BandMode, Policy
-from policies.unwrap import embedded_url
+from policies.unwrap import embedded_url, might_wrap
 from policies.urlrules import UrlPattern, chromium_pattern
 
 
@@ -117,13 +118,8 @@ class CompiledRules:
         self.browser_blocklist: tuple[str, ...] = tuple(
             dict.fromkeys(r.pattern.text for r in [*block, *locked])
         )
-        self._hosts = Matcher(
-            [
-                *(r for r in block if _whole_host(r.pattern) or r.pattern.is_wildcard),
-                *(replace(r, pattern=_host_only(r.pattern)) for r in kept),
-            ]
-        )
-        self._locked_hosts = Matcher(r for r in locked if _whole_host(r.pattern))
+        self._hosts = HostIndex([*(r for r in block if covers_whole_host(r)), *kept])
+        self._locked_hosts = HostIndex(r for r in locked if covers_whole_host(r))
 
     @property
     def session_open(self) -> bool:
@@ -155,58 +151,45 @@ class CompiledRules:
 
     def decide(self, url: str) -> Explanation:
         """What a browser with the exported policy shows, with LessonGate's locked rules first."""
-        target = url
+        target, parsed = url, parse_url(url)
         for _ in range(4):
-            inner = embedded_url(target)
-            if inner is None:
-                break
-            locked = self._locked_rule(target)
+            if parsed is None:
+                return self._explain(url, None, False, "not a valid URL")
+            locked = self._locked.best(parsed)
             if locked is not None:
                 return self._explain(url, locked, False, _reason(locked, self.session_open))
-            target = inner
+            inner = embedded_url(target) if might_wrap(parsed.host) else None
+            if inner is None:
+                break
+            target, parsed = inner, parse_url(inner)
         else:
             return self._explain(url, None, False, "wrapped too many times to judge")
-        parsed = parse_url(target)
-        if parsed is None:
-            return self._explain(url, None, False, "not a valid URL")
-        locked = self._locked.best(parsed)
-        if locked is not None:
-            return self._explain(url, locked, False, _reason(locked, self.session_open))
         decision = self._matcher.decide_parsed(parsed)
         reason = _reason(decision.rule, self.session_open)
         if target != url:
             reason = f"judged by the page it wraps, {target}: {reason}"
         return self._explain(url, decision.rule, decision.allowed, reason)
 
-    def _locked_rule(self, url: str) -> Rule | None:
-        parsed = parse_url(url)
-        return self._locked.best(parsed) if parsed else None
+    def allows_host(self, host: str) -> bool:
+        """The network layer's hot path: `host_allowed(host).allowed`, without the explanation."""
+        name = host.lower().removesuffix(".")
+        if self._locked_hosts.rule_for(name) is not None:
+            return False
+        rule = self._hosts.rule_for(name)
+        return rule.allow if rule is not None else True
 
     def host_allowed(self, host: str) -> Explanation:
         """Network-layer decision by host name alone (SNI, Host header, CONNECT target)."""
-        name = host.lower()
-        if name.endswith("."):
-            name = name[:-1]
-        probe = ParsedUrl("https", name, 443, "/", None)
-        locked = self._locked_hosts.best(probe)
-        if locked is not None:
-            return self._explain(host, locked, False, _reason(locked, self.session_open))
-        decision = self._hosts.decide_parsed(probe)
-        return self._explain(
-            host, decision.rule, decision.allowed, _reason(decision.rule, self.session_open)
-        )
+        name = host.lower().removesuffix(".")
+        rule = self._locked_hosts.rule_for(name)
+        if rule is None:
+            rule = self._hosts.rule_for(name)
+        allowed = rule.allow if rule is not None else True
+        return self._explain(host, rule, allowed, _reason(rule, self.session_open))
 
     def matches_locked(self, url: str) -> bool:
         parsed = parse_url(url)
         return parsed is not None and self._locked.best(parsed) is not None
-
-
-def _whole_host(p: UrlPattern) -> bool:
-    return not p.scheme and not p.port and not p.path and not p.query
-
-
-def _host_only(p: UrlPattern) -> UrlPattern:
-    return replace(p, scheme="", port=0, path="", query=())
 
 
 def _rules(texts: Iterable[str], allow: bool, source: RuleSource) -> list[Rule]:

@@ -12,6 +12,7 @@ not scan the whole list (`benches/bench_policies.py` measures both).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -59,22 +60,34 @@ class ParsedUrl:
     query: tuple[str, ...] | None  # '&'-separated tokens, None without a '?'
 
 
+# The parts of a canonical (already normalised) URL; the userinfo is skipped, as browsers match
+# the host after the '@'.
+_CANONICAL_RE = re.compile(
+    r"([a-z][a-z0-9+.\-]*):(?://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::([0-9]+))?)?"
+    r"([^?#]*)(\?[^#]*)?"
+)
+
+
 def parse_url(url: str) -> ParsedUrl | None:
     """Canonicalise as a browser does (WHATWG URL, via ada); None if it is not a URL."""
     try:
-        u = ada_url.URL(url)
+        canonical = ada_url.normalize_url(url)
     except ValueError:
         return None
-    scheme = u.protocol[:-1]
-    host = u.hostname
+    m = _CANONICAL_RE.match(canonical)
+    if m is None:  # pragma: no cover - ada only returns canonical URLs
+        return None
+    scheme, host, port, path, search = m.groups()
+    host = host or ""
     if host.endswith("."):
         host = host[:-1]
-    port = int(u.port) if u.port else DEFAULT_PORTS.get(scheme, -1)
-    search = u.search
-    query = tuple(search[1:].split("&")) if search else None
-    if query is None and u.href.split("#", 1)[0].endswith("?"):
-        query = ("",)
-    return ParsedUrl(scheme, host, port, u.pathname, query)
+    return ParsedUrl(
+        scheme,
+        host,
+        int(port) if port else DEFAULT_PORTS.get(scheme, -1),
+        path,
+        tuple(search[1:].split("&")) if search is not None else None,
+    )
 
 
 def _query_matches(cond: QueryCondition, tokens: tuple[str, ...], allow: bool) -> bool:
@@ -199,11 +212,13 @@ class LinearMatcher:
         best: Rule | None = None
         for rule in self._rules:
             p = rule.pattern
-            host_ok = (
-                parsed.host == p.host_key
-                or (p.match_subdomains and (not p.host or parsed.host.endswith("." + p.host_key)))
+            host_ok = parsed.host == p.host_key or (
+                p.match_subdomains and (not p.host or parsed.host.endswith("." + p.host_key))
             )
-            if host_ok and rule_matches(rule, parsed):
-                if best is None or rule.precedence > best.precedence:
-                    best = rule
+            if (
+                host_ok
+                and rule_matches(rule, parsed)
+                and (best is None or rule.precedence > best.precedence)
+            ):
+                best = rule
         return Decision(best.allow if best else True, best)

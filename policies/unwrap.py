@@ -29,6 +29,11 @@ def _build(https: bool, host_and_path: str) -> str:
     return ("https://" if https else "http://") + host_and_path
 
 
+def might_wrap(host: str) -> bool:
+    """Cheap test on a canonical host: could a URL on it be a wrapper at all?"""
+    return "google" in host or host.endswith("ampproject.org")
+
+
 def embedded_url(url: str) -> str | None:
     """The URL wrapped inside `url`, or None when `url` is not a known wrapper."""
     try:

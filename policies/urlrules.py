@@ -134,9 +134,20 @@ def _segment(text: str) -> _Segments | None:
     return _Segments(scheme, False, userinfo, host, port, path, query, fragment)
 
 
+# An ASCII DNS name whose last label is not a number: no canonicalisation can change its family,
+# so the common case skips the full URL parser.
+_PLAIN_NAME_RE = re.compile(r"^(?!.*xn--)[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?$")
+_NUMERIC_LABEL_RE = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
+
+
 @lru_cache(maxsize=4096)
 def _host_family(host: str) -> str:
     """'ipv4', 'ipv6', 'neutral' (a name) or 'broken', as Chromium's CanonicalizeHostVerbose."""
+    lower = host.lower()
+    if _PLAIN_NAME_RE.match(lower) and not _NUMERIC_LABEL_RE.match(
+        lower.rstrip(".").rsplit(".", 1)[-1]
+    ):
+        return "neutral"
     if host.startswith("["):
         try:
             return "ipv6" if ada_url.URL(f"http://{host}/").hostname.startswith("[") else "broken"
