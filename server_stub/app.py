@@ -7,14 +7,16 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, status
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from server_stub import __version__
+from server_stub import __version__, dashboard
 from server_stub.api import commands, devices, pins
+from server_stub.auth import LoginRequired
 from server_stub.config import Settings
 from server_stub.db.session import make_engine, make_sessionmaker
-from server_stub.limits import BodySizeLimit
+from server_stub.limits import BodySizeLimit, SecurityHeaders
 from server_stub.notify import Notifier, PostgresNotifier
 from server_stub.policy_store import PolicyCache
 from server_stub.retention import purge_forever
@@ -85,8 +87,15 @@ def create_app(settings: Settings, *, run_purge: bool = False) -> FastAPI:
         """Liveness probe; also the benches' baseline endpoint."""
         return {"status": "ok"}
 
-    from server_stub import dashboard
-
     app.include_router(dashboard.router)
+    app.add_exception_handler(LoginRequired, _to_login)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+async def _to_login(request: Request, exc: Exception) -> Response:
+    if request.url.path.endswith("/live"):
+        # The live fragment's fetch sees 401 and sends the page to /login itself.
+        return Response("signed out", status.HTTP_401_UNAUTHORIZED)
+    return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)

@@ -223,7 +223,7 @@ def _audit_device_session(db: Session, device: Device, ev: Event) -> None:
         if isinstance(duration, int) and not isinstance(duration, bool)
         else None,
         detail=f"event {ev.id}",
-        at=ev.at if ev.at.tzinfo else ev.at.replace(tzinfo=utcnow().tzinfo),
+        at=ev.at,
     )
 
 

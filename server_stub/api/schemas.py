@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Ident = Annotated[
@@ -51,8 +51,8 @@ class EnrollResponse(BaseModel):
 class SessionState(_Request):
     objectives: list[Ident] = Field(max_length=50)
     teacher_id: Annotated[str, StringConstraints(max_length=64)] | None = None
-    started_at: datetime | None = None
-    expires_at: datetime
+    started_at: AwareDatetime | None = None
+    expires_at: AwareDatetime
 
 
 class Health(_Request):
@@ -98,7 +98,7 @@ class Event(_Request):
     type: Annotated[
         str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.]*$")
     ]
-    at: datetime
+    at: AwareDatetime
     data: dict[Annotated[str, StringConstraints(max_length=64)], Scalar | list[Scalar]] = Field(
         default_factory=dict, max_length=50
     )
