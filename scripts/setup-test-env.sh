@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# command-to-check:debian-package
+# command-to-check:debian-package (or shared-library-soname:debian-package)
 needed=(
   "chromium:chromium"
   "nft:nftables"
@@ -12,11 +12,15 @@ needed=(
   "ip:iproute2"
   "unshare:util-linux"
   "curl:curl"
+  "libxcb-icccm.so.4:libxcb-icccm4"
+  "libxcb-keysyms.so.1:libxcb-keysyms1"
 )
 missing=()
 for pair in "${needed[@]}"; do
   cmd=${pair%%:*}; pkg=${pair#*:}
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  command -v "$cmd" >/dev/null 2>&1 \
+    || /sbin/ldconfig -p 2>/dev/null | awk -v l="$cmd" '$1 == l {f=1} END {exit !f}' \
+    || missing+=("$pkg")
 done
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=("python3-venv")
 if [ ${#missing[@]} -gt 0 ]; then

@@ -87,7 +87,9 @@ def blocked_page(language: str, host: str | None) -> str:
     )
     query = f"?host={escape(name)}&amp;lang={other}" if name else f"?lang={other}"
     body = (
-        '<div class="blocked-icon" aria-hidden="true">&#x1F6D1;</div>\n'
+        '<svg class="big-icon" aria-hidden="true" viewBox="0 0 64 64" width="96" height="96">'
+        '<polygon points="20,2 44,2 62,20 62,44 44,62 20,62 2,44 2,20" fill="#b3261e"/>'
+        '<rect x="14" y="28" width="36" height="8" fill="#fff"/></svg>\n'
         f"<h1>{escape(t['blocked_title'])}</h1>\n"
         f"<p>{escape(t['blocked_what'])}</p>\n{what}\n"
         f'<p class="blocked-why">{escape(t["blocked_why"])}</p>\n'
