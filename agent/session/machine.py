@@ -96,10 +96,13 @@ class SessionMachine:
             return ()
         return self.policy.objectives_for_room(self.room.id)
 
+    def closed_plan(self) -> EnforcementPlan:
+        return EnforcementPlan(LockState.CLOSED, self._rules(()))
+
     def plan(self) -> EnforcementPlan:
         s = self.session
         if s is None:
-            return EnforcementPlan(LockState.CLOSED, self._rules(()))
+            return self.closed_plan()
         return EnforcementPlan(
             LockState.OPEN, self._rules(s.objective_ids, s.links), s.id, s.expires_at
         )

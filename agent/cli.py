@@ -1,0 +1,218 @@
+"""`lessongate-agent`: run the agent, ask for its status, unlock and end sessions, open the panel.
+
+    lessongate-agent [--config FILE] run
+    lessongate-agent [--config FILE] status [--json]
+    lessongate-agent [--config FILE] unlock --teacher ID --objective ID [--objective ID...]
+                                            [--minutes N] [--pin-stdin]
+    lessongate-agent [--config FILE] end
+    lessongate-agent [--config FILE] reload
+    lessongate-agent [--config FILE] panel
+    lessongate-agent hash-pin --teacher ID [--pin-stdin]
+
+All but `run`, `panel` and `hash-pin` talk to the running agent over its control socket
+(`agent.control`). Exit codes: 0 done, 1 refused (wrong PIN, nothing to end...), 2 usage or
+configuration error, 3 the agent cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import policies
+from agent.config import ENV_VAR, AgentConfig, ConfigError, load_config
+from agent.control import ControlError, request
+
+if TYPE_CHECKING:  # `status` and friends stay quick to start: no policy compiler imported
+    from agent.enforce.base import Enforcer
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lessongate-agent", description="LessonGate endpoint agent")
+    p.add_argument(
+        "--version", action="version", version=f"lessongate-agent {policies.__version__}"
+    )
+    p.add_argument("--config", help=f"agent config TOML (default: ${ENV_VAR}, else built-in)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run", help="run the agent service in the foreground")
+    st = sub.add_parser("status", help="show the device's state")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    un = sub.add_parser("unlock", help="start a session (asks for the teacher's PIN)")
+    un.add_argument("--teacher", required=True, help="staff id")
+    un.add_argument("--objective", action="append", required=True, help="objective id (repeat)")
+    un.add_argument("--minutes", type=int, help="length (default: the grade band's default)")
+    un.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+    sub.add_parser("end", help="end the running session")
+    sub.add_parser("reload", help="re-read the policy folder")
+    sub.add_parser("panel", help="open the student/teacher window")
+    hp = sub.add_parser("hash-pin", help="print a verifier-file line for a teacher's PIN")
+    hp.add_argument("--teacher", required=True)
+    hp.add_argument("--pin-stdin", action="store_true")
+    return p
+
+
+def select_enforcers(cfg: AgentConfig) -> tuple[list[Enforcer], str | None]:
+    """The enforcement helper's `agent.enforce.select_backends`, or none (said in `status`)."""
+    module = importlib.import_module("agent.enforce")
+    select = getattr(module, "select_backends", None)
+    if select is None:
+        return [], "agent.enforce.select_backends is not available yet: running with no enforcers"
+    from agent.enforce.settings import EnforceSettings
+
+    settings = EnforceSettings(
+        enforce=cfg.enforce,
+        proxy_port=cfg.proxy_port,
+        state_dir=cfg.state_dir,
+        ui_port=cfg.ui_port or None,
+    )
+    try:
+        return list(select(settings)), None
+    except Exception as e:  # the agent still runs, closed, and says why
+        return [], f"enforcement backends could not be set up: {e}"
+
+
+def _run(cfg: AgentConfig) -> int:
+    import asyncio
+
+    from agent.service import AgentService
+
+    enforcers, note = select_enforcers(cfg)
+    service = AgentService(cfg, enforcers, enforcers_note=note)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await service.run(stop)
+
+    mode = (
+        "enforce"
+        if cfg.enforce
+        else "safe mode (enforce = false: host firewall and /etc untouched)"
+    )
+    print(f"lessongate-agent: {mode}; state in {cfg.state_dir}", file=sys.stderr, flush=True)
+    if note:
+        print(f"lessongate-agent: {note}", file=sys.stderr, flush=True)
+    asyncio.run(main())
+    return 0
+
+
+def _minutes_left(seconds: int | None) -> str:
+    return (
+        "" if seconds is None else f" ({max(0, seconds) // 60} min {max(0, seconds) % 60} s left)"
+    )
+
+
+def format_status(s: dict[str, Any]) -> str:
+    lines = [
+        f"state:       {s['state']}" + (f" (session {s['session_id']})" if s["session_id"] else "")
+    ]
+    lines.append(
+        f"device:      {s['device_id']}, room {s['room'] or '(none)'}"
+        + (f" ({s['room_name']})" if s["room_name"] else "")
+    )
+    if s["state"] == "open":
+        expires = time.strftime("%H:%M:%S", time.localtime(s["expires_at"]))
+        lines += [
+            f"teacher:     {s['teacher']}",
+            f"objectives:  {', '.join(s['objectives'])}",
+            f"expires at:  {expires}{_minutes_left(s['seconds_left'])}",
+        ]
+        lines += [f"extra link:  {url}" for url in s["links"]]
+    lines.append(f"policy:      {s['policy_version'] or '(none loaded)'}")
+    if s.get("policy_problem"):
+        lines.append(f"  problem:   {s['policy_problem']}")
+    e = s["enforcement"]
+    backends = (
+        ", ".join(f"{b['name']} {'ok' if b['ok'] else 'FAILING'}" for b in e["backends"]) or "none"
+    )
+    lines.append(f"enforcement: {e['mode']}; backends: {backends}")
+    for key in ("note", "last_error"):
+        if e.get(key):
+            lines.append(f"  {key.replace('_', ' ')}: {e[key]}")
+    if s.get("pin_locked_for"):
+        lines.append(f"PIN prompt locked for {s['pin_locked_for']} s")
+    if s.get("verifier_problem"):
+        lines.append(f"teacher verifiers: {s['verifier_problem']}")
+    return "\n".join(lines)
+
+
+def _refusal(answer: dict[str, Any]) -> str:
+    from agent.ui import i18n
+
+    details = dict(answer.get("details") or {})
+    if answer.get("retry_after") is not None:
+        details["seconds"] = answer["retry_after"]
+    words = i18n.error_text("en", answer.get("error"), **details)
+    return f"refused ({answer.get('error')}): {words}"
+
+
+def _pin(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass("Teacher PIN: ")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.cmd == "hash-pin":
+        from agent import teacher_auth
+
+        return teacher_auth.main(
+            ["hash", "--teacher", args.teacher] + (["--pin-stdin"] if args.pin_stdin else [])
+        )
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        print(f"lessongate-agent: {e}", file=sys.stderr)
+        return 2
+    if args.cmd == "run":
+        return _run(cfg)
+    if args.cmd == "panel":
+        if args.config:
+            os.environ[ENV_VAR] = args.config  # the panel finds the UI through the same config
+        panel = importlib.import_module("agent.ui.panel")
+        return int(panel.main())
+    payload: dict[str, Any] = {"cmd": args.cmd}
+    if args.cmd == "unlock":
+        payload.update(
+            teacher=args.teacher,
+            pin=_pin(args.pin_stdin),
+            objectives=args.objective,
+            minutes=args.minutes,
+        )
+    try:
+        answer = request(cfg.control_socket, payload)
+    except ControlError as e:
+        print(f"lessongate-agent: {e}", file=sys.stderr)
+        return 3
+    if args.cmd == "status" and answer.get("ok"):
+        print(
+            json.dumps(answer["status"], indent=2, sort_keys=True)
+            if args.json
+            else format_status(answer["status"])
+        )
+        return 0
+    if not answer.get("ok"):
+        print(f"lessongate-agent {args.cmd}: {_refusal(answer)}", file=sys.stderr)
+        return 1
+    if args.cmd == "unlock":
+        print(f"session {answer.get('details', {}).get('session_id')} started")
+    elif args.cmd == "end":
+        print("session ended; the device is closed")
+    else:
+        print("policy reloaded")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,400 @@
+"""The agent service: the one place where the pure session core meets files, clocks and enforcers.
+
+`AgentService` feeds events to `SessionMachine` and carries out the actions it returns: plans go
+to every enforcer, reports become `Event`s for the sinks (the local log; issue 6's outbox),
+state is persisted atomically. It implements `agent.ui.controller.UiController` for the local UI
+and offers the same operations to the CLI's control socket (`agent.control`) and, later, to the
+server client (`remote_*`, `update_policy`).
+
+Fail closed: if any enforcer fails to apply an open plan, the session is ended and the closed
+plan is applied to all enforcers. Stopping the service applies the closed plan too, without
+forgetting the session, so a quick restart resumes it (see `agent.session.resume`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent import views
+from agent.clock import Now, SystemClock
+from agent.config import AgentConfig
+from agent.enforce.base import Enforcer
+from agent.events import Event, EventSink, JsonLinesLog
+from agent.plan import EnforcementPlan, LockState
+from agent.session import (
+    Action,
+    AddLink,
+    AgentStarted,
+    ApplyPlan,
+    End,
+    EnforcementFailed,
+    Extend,
+    Persist,
+    PolicyUpdated,
+    Rejected,
+    RemoteEnd,
+    RemoteExtend,
+    RemoteStart,
+    Report,
+    SessionMachine,
+    TeacherUnlock,
+    Tick,
+    UiChanged,
+)
+from agent.session.messages import Event as SessionEvent
+from agent.state_store import StateStore, ensure_private_dir
+from agent.teacher_auth import ChainVerifier, FileVerifiers, TeacherAuth, VerifierSource
+from agent.ui.controller import Outcome, TeacherView, UiView
+from policies.errors import PolicyError
+from policies.loader import load_policy
+from policies.model import Policy
+
+log = logging.getLogger(__name__)
+
+TOKEN_SECONDS = 5 * 60
+TICK_SECONDS = 1.0
+
+
+@dataclass
+class _Token:
+    staff_id: str
+    until: float  # monotonic
+
+
+@dataclass
+class EnforcementStatus:
+    note: str | None = None  # e.g. "no enforcement backends available: nothing is enforced"
+    last_error: str | None = None
+    backends: list[dict[str, Any]] = field(default_factory=list)
+
+
+class AgentService:
+    def __init__(
+        self,
+        config: AgentConfig,
+        enforcers: Sequence[Enforcer] = (),
+        *,
+        clock: Callable[[], Now] | None = None,
+        online_verifier: VerifierSource | None = None,
+        sinks: Sequence[EventSink] | None = None,
+        enforcers_note: str | None = None,
+    ) -> None:
+        self.config = config
+        self.enforcers = list(enforcers)
+        self.clock = clock or SystemClock().now
+        ensure_private_dir(config.state_dir)
+        self.sinks: list[EventSink] = list(
+            sinks if sinks is not None else [JsonLinesLog(config.state_dir / "events.jsonl")]
+        )
+        self.store = StateStore(config.state_dir)
+        self.file_verifiers = FileVerifiers(config.teachers_file)
+        sources: list[VerifierSource] = [online_verifier] if online_verifier else []
+        self.verifier = ChainVerifier([*sources, self.file_verifiers])
+        self.auth = TeacherAuth(self.verifier, config.state_dir / "pin_lockout.json")
+        self.enforcement = EnforcementStatus(
+            note=enforcers_note
+            or (None if self.enforcers else "no enforcement backends: nothing is enforced")
+        )
+        self.policy_problem: str | None = None
+        self.machine = SessionMachine(None, device_id=config.device_id, room_override=config.room)
+        self.ui_url: str | None = None
+        self._tokens: dict[str, _Token] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.RLock()
+        self._started = False
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def startup(self) -> None:
+        """Loads the policy and the saved state and applies the resulting plan. Idempotent."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            policy = self._load_policy()
+            self.machine = SessionMachine(
+                policy, device_id=self.config.device_id, room_override=self.config.room
+            )
+            loaded = self.store.load()
+            if self.auth.problem:
+                self.report("state_corrupt", {"problem": self.auth.problem})
+            self._handle(AgentStarted(saved=loaded.data, problem=loaded.problem))
+            if self.policy_problem:
+                self.report("policy_error", {"problem": self.policy_problem})
+
+    def shutdown(self) -> None:
+        """Closes the device without forgetting the session (a restart in time resumes it)."""
+        with self._lock:
+            self._apply(self.machine.closed_plan())
+
+    async def run(self, stop: asyncio.Event | None = None, *, ui: bool = True) -> None:
+        """Serves until `stop` is set or the task is cancelled: ticks, control socket, UI."""
+        from agent.control import serve_control
+
+        self.startup()
+        stop = stop or asyncio.Event()
+        tasks = [asyncio.create_task(self._tick_loop(stop))]
+        server = await serve_control(self, self.config.control_socket)
+        if ui:
+            tasks.append(asyncio.create_task(self._serve_ui()))
+        try:
+            await stop.wait()
+        finally:
+            server.close()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            with contextlib.suppress(FileNotFoundError):
+                self.config.control_socket.unlink()
+            self.shutdown()
+
+    async def _tick_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.tick()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_SECONDS)
+
+    async def _serve_ui(self) -> None:
+        from agent.ui.server import UiAddress, new_secret, serve_ui
+
+        ready: asyncio.Future[UiAddress] = asyncio.get_running_loop().create_future()
+        ready.add_done_callback(lambda f: setattr(self, "ui_url", f.result().url))
+        try:
+            await serve_ui(
+                self,
+                "127.0.0.1",
+                self.config.ui_port,
+                new_secret(),
+                state_dir=self.config.state_dir,
+                ready=ready,
+            )
+        except OSError as e:
+            self.report("ui_failed", {"detail": str(e)})
+
+    def tick(self) -> None:
+        with self._lock:
+            self._handle(Tick())
+
+    # ---- policy ------------------------------------------------------------------------------
+
+    def _load_policy(self) -> Policy | None:
+        try:
+            policy = load_policy(self.config.policy_dir)
+        except (PolicyError, OSError) as e:
+            self.policy_problem = f"{self.config.policy_dir}: {e}"
+            return None
+        self.policy_problem = None
+        return policy
+
+    def update_policy(self, policy: Policy) -> None:
+        """A new, already validated policy (issue 6: a verified bundle); narrows a session."""
+        with self._lock:
+            self.policy_problem = None
+            self._handle(PolicyUpdated(policy))
+
+    def reload_policy(self) -> str | None:
+        """Re-reads `policy_dir`; on error keeps the current policy and returns the problem."""
+        with self._lock:
+            try:
+                policy = load_policy(self.config.policy_dir)
+            except (PolicyError, OSError) as e:
+                problem = f"{self.config.policy_dir}: {e}"
+                self.report("policy_error", {"problem": problem})
+                return problem
+            self.update_policy(policy)
+            return None
+
+    # ---- executing actions --------------------------------------------------------------------
+
+    def _handle(self, event: SessionEvent) -> list[Rejected]:
+        return self._execute(self.machine.handle(event, self.clock()))
+
+    def _execute(self, actions: list[Action]) -> list[Rejected]:
+        rejected: list[Rejected] = []
+        for action in actions:
+            match action:
+                case ApplyPlan(plan=plan):
+                    error = self._apply(plan)
+                    if error is not None and plan.state is LockState.OPEN:
+                        # Fail closed; the rest of this batch describes a state that is gone.
+                        self._execute(self.machine.handle(EnforcementFailed(error), self.clock()))
+                        return [*rejected, Rejected("enforcement_failed", {"detail": error})]
+                    if error is not None:
+                        self.report("enforcement_failed", {"detail": error, "plan": "closed"})
+                case Report(type=kind, data=data):
+                    self.report(kind, data)
+                case Persist(data=data):
+                    try:
+                        self.store.save(data)
+                    except (OSError, TypeError, ValueError) as e:
+                        self.report("persist_failed", {"detail": str(e)})
+                case UiChanged():
+                    for listener in list(self._listeners):
+                        with contextlib.suppress(Exception):
+                            listener()
+                case Rejected():
+                    rejected.append(action)
+        return rejected
+
+    def _apply(self, plan: EnforcementPlan) -> str | None:
+        """Applies to every enforcer; a closed plan is tried on all even if one fails."""
+        errors: list[str] = []
+        for enforcer in self.enforcers:
+            try:
+                enforcer.apply(plan)
+            except Exception as e:  # any failure, not only EnforcementError: fail closed
+                errors.append(f"{getattr(enforcer, 'name', enforcer)}: {e}")
+                if plan.state is LockState.OPEN:
+                    break
+        if not errors:
+            return None
+        # Kept after later successes: status should still say why a session was closed.
+        self.enforcement.last_error = "; ".join(errors)
+        return self.enforcement.last_error
+
+    def report(self, type: str, data: dict[str, Any] | None = None) -> Event:
+        """Records an event (also for enforcers and the server client)."""
+        event = Event.new(type, data, at=self.clock().wall)
+        for sink in self.sinks:
+            try:
+                sink.append(event)
+            except Exception:
+                log.exception("event sink %r failed", sink)
+        return event
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Called (on the caller's thread) whenever what the UI shows has changed."""
+        self._listeners.append(callback)
+
+    # ---- UiController ---------------------------------------------------------------------------
+
+    def view(self) -> UiView:
+        with self._lock:
+            notice = None
+            if self.policy_problem:
+                notice = "The policy could not be loaded; the device stays closed."
+            elif self.machine.room is None:
+                notice = "This device is not assigned to a room; it stays closed."
+            return views.ui_view(self.machine, self.clock().mono, notice)
+
+    def teacher_login(self, staff_id: str, pin: str) -> Outcome:
+        with self._lock:
+            staff_id = staff_id.strip()
+            if not staff_id:
+                return Outcome(False, "empty_staff_id")
+            result = self.auth.check(staff_id, pin, self.clock())
+            for kind, data in result.reports:
+                self.report(kind, data)
+            if not result.ok:
+                return Outcome(False, result.error, retry_after=result.retry_after)
+            token = secrets.token_urlsafe(24)
+            now = self.clock().mono
+            self._tokens = {k: v for k, v in self._tokens.items() if v.until > now}
+            self._tokens[token] = _Token(staff_id, now + TOKEN_SECONDS)
+            return Outcome(True, token=token)
+
+    def _teacher(self, token: str) -> str | None:
+        entry = self._tokens.get(token)
+        if entry is None or entry.until <= self.clock().mono:
+            return None
+        return entry.staff_id
+
+    def teacher_view(self, token: str) -> TeacherView | None:
+        with self._lock:
+            return views.teacher_view(self.machine) if self._teacher(token) else None
+
+    def _as_teacher(self, token: str, make: Callable[[str], SessionEvent]) -> Outcome:
+        with self._lock:
+            teacher = self._teacher(token)
+            if teacher is None:
+                return Outcome(False, "not_signed_in")
+            return self._outcome(self._handle(make(teacher)))
+
+    def _outcome(self, rejected: list[Rejected]) -> Outcome:
+        if rejected:
+            return Outcome(False, rejected[0].error, details=rejected[0].details)
+        s = self.machine.session
+        return Outcome(True, details={"session_id": s.id} if s else {})
+
+    def start(self, token: str, objective_ids: list[str], minutes: int) -> Outcome:
+        return self._as_teacher(token, lambda t: TeacherUnlock(t, tuple(objective_ids), minutes))
+
+    def end(self, token: str) -> Outcome:
+        return self._as_teacher(token, lambda t: End(t))
+
+    def extend(self, token: str, minutes: int) -> Outcome:
+        return self._as_teacher(token, lambda t: Extend(t, minutes))
+
+    def add_link(self, token: str, url: str) -> Outcome:
+        return self._as_teacher(token, lambda t: AddLink(t, url))
+
+    # ---- CLI and server --------------------------------------------------------------------------
+
+    def local_unlock(
+        self, staff_id: str, pin: str, objective_ids: list[str], minutes: int | None
+    ) -> Outcome:
+        """PIN + start in one step (the CLI's `unlock`)."""
+        with self._lock:
+            login = self.teacher_login(staff_id, pin)
+            if not login.ok or login.token is None:
+                return login
+            minutes = minutes if minutes is not None else self.machine.limits()[0]
+            return self.start(login.token, objective_ids, minutes)
+
+    def local_end(self, by: str) -> Outcome:
+        """The CLI's `end`: whoever can reach the root-only control socket may end a session."""
+        with self._lock:
+            return self._outcome(self._handle(End(by)))
+
+    def remote_start(
+        self, command_id: str, teacher_id: str, objective_ids: list[str], minutes: int | None
+    ) -> Outcome:
+        with self._lock:
+            event = RemoteStart(command_id, teacher_id, tuple(objective_ids), minutes)
+            return self._outcome(self._handle(event))
+
+    def remote_end(self, command_id: str, teacher_id: str) -> Outcome:
+        with self._lock:
+            return self._outcome(self._handle(RemoteEnd(command_id, teacher_id)))
+
+    def remote_extend(self, command_id: str, teacher_id: str, minutes: int) -> Outcome:
+        with self._lock:
+            return self._outcome(self._handle(RemoteExtend(command_id, teacher_id, minutes)))
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            now = self.clock()
+            out = views.status(self.machine, now.mono)
+            backends = []
+            for enforcer in self.enforcers:
+                try:
+                    h = enforcer.health()
+                    backends.append({"name": h.backend, "ok": h.ok, "detail": h.detail})
+                except Exception as e:
+                    backends.append(
+                        {"name": getattr(enforcer, "name", "?"), "ok": False, "detail": str(e)}
+                    )
+            out.update(
+                enforce=self.config.enforce,
+                enforcement={
+                    "mode": "enforce" if self.config.enforce else "safe",
+                    "backends": backends,
+                    "note": self.enforcement.note,
+                    "last_error": self.enforcement.last_error,
+                },
+                policy_problem=self.policy_problem,
+                pin_locked_for=self.auth.retry_after(now),
+                verifier_problem=self.file_verifiers.problem,
+                ui_url=self.ui_url,
+                state_dir=str(self.config.state_dir),
+            )
+            return out
