@@ -118,8 +118,10 @@ class CompiledRules:
         self.browser_blocklist: tuple[str, ...] = tuple(
             dict.fromkeys(r.pattern.text for r in [*block, *locked])
         )
-        self._hosts = HostIndex([*(r for r in block if covers_whole_host(r)), *kept])
-        self._locked_hosts = HostIndex(r for r in locked if covers_whole_host(r))
+        self._hosts = HostIndex(
+            [*(r for r in block if covers_whole_host(r)), *kept],
+            locked=[r for r in locked if covers_whole_host(r)],
+        )
 
     @property
     def session_open(self) -> bool:
@@ -172,18 +174,12 @@ class CompiledRules:
 
     def allows_host(self, host: str) -> bool:
         """The network layer's hot path: `host_allowed(host).allowed`, without the explanation."""
-        name = host.lower().removesuffix(".")
-        if self._locked_hosts.rule_for(name) is not None:
-            return False
-        rule = self._hosts.rule_for(name)
+        rule = self._hosts.rule_for(host.lower().removesuffix("."))
         return rule.allow if rule is not None else True
 
     def host_allowed(self, host: str) -> Explanation:
         """Network-layer decision by host name alone (SNI, Host header, CONNECT target)."""
-        name = host.lower().removesuffix(".")
-        rule = self._locked_hosts.rule_for(name)
-        if rule is None:
-            rule = self._hosts.rule_for(name)
+        rule = self._hosts.rule_for(host.lower().removesuffix("."))
         allowed = rule.allow if rule is not None else True
         return self._explain(host, rule, allowed, _reason(rule, self.session_open))
 

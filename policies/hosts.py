@@ -4,6 +4,10 @@ Each rule is reduced to the hosts it covers: an allow rule for `example.com/kids
 `example.com` (the browser layer then judges the path), while a block rule closes a host only
 when it has no path, query, scheme or port of its own. Per host key only the strongest such rule
 is kept, so a decision is a handful of dictionary lookups, one per label of the host.
+
+Locked rules are folded in when the index is built: any entry at or under a locked host is
+replaced by the locked rule, so the first entry found on the way from the full host name to the
+shortest suffix decides.
 """
 
 from __future__ import annotations
@@ -29,8 +33,19 @@ def covers_whole_host(rule: Rule) -> bool:
     return not p.scheme and not p.port and not p.path and not p.query
 
 
+def _suffixes(host: str) -> Iterable[str]:
+    """`a.b.c`, `b.c`, `c`, then `` (the key of `*`)."""
+    rest = host
+    while True:
+        yield rest
+        if not rest:
+            return
+        dot = rest.find(".")
+        rest = rest[dot + 1 :] if dot != -1 else ""
+
+
 class HostIndex:
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    def __init__(self, rules: Iterable[Rule], locked: Iterable[Rule] = ()) -> None:
         self._exact: dict[str, Rule] = {}
         self._suffix: dict[str, Rule] = {}
         for rule in rules:
@@ -39,12 +54,25 @@ class HostIndex:
             held = index.get(key)
             if held is None or _strength(rule) > _strength(held):
                 index[key] = rule
+        locked_exact = {r.pattern.host_key: r for r in locked if not r.pattern.match_subdomains}
+        locked_suffix = {r.pattern.host_key: r for r in locked if r.pattern.match_subdomains}
+        for index in (self._exact, self._suffix):
+            for key in index:
+                cover = locked_exact.get(key) if index is self._exact else None
+                cover = cover or next(
+                    (locked_suffix[s] for s in _suffixes(key) if s in locked_suffix), None
+                )
+                if cover is not None:
+                    index[key] = cover
+        self._exact.update(locked_exact)
+        self._suffix.update(locked_suffix)
 
     def rule_for(self, host: str) -> Rule | None:
         """The deciding rule for `host` (lower-case, no trailing dot), or None."""
         rule = self._exact.get(host)
         if rule is not None:
             return rule
+        # `_suffixes` inlined: this runs for every connection the proxy sees.
         suffix = self._suffix
         rest = host
         while True:
