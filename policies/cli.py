@@ -1,4 +1,4 @@
-"""`lessongate-policy`: check (and later explain and export) a district policy directory.
+"""`lessongate-policy`: check, explain and export a district policy directory.
 
 Exit codes: 0 success, 1 the policy (or a file it names) is not usable, 2 usage error.
 Every failure is a message naming the path; never a traceback.
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from policies.cli_explain import add_explain, add_export
 from policies.errors import PolicyError, PolicyIssue
 from policies.loader import load_policy
 
@@ -43,15 +44,17 @@ def _run_check(args: argparse.Namespace) -> int:
     return 0
 
 
-# Each entry adds one subcommand; `explain` and `export` go here too.
+# Each entry adds one subcommand.
 _COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_check,
+    add_explain,
+    add_export,
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Check a LessonGate district policy directory."
+        prog=PROG, description="Check, explain and export a LessonGate district policy."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in _COMMANDS:
@@ -62,7 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        # argparse stops collecting a positional list at the first option, so URLs written
+        # after `--room R` arrive here; a subcommand that takes them says where they go.
+        spill = getattr(args, "more_positionals", None)
+        if extra and (spill is None or any(e.startswith("-") for e in extra)):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if extra and spill is not None:
+            getattr(args, spill).extend(extra)
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 after --help
         return exc.code if isinstance(exc.code, int) else 2
     directory: Path | None = getattr(args, "directory", None)
@@ -72,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     except PolicyError as exc:
         _print_problems(exc.issues, directory)
         return 1
+    except BrokenPipeError:  # output piped into `head`: not an error
+        return 0
     except OSError as exc:
         where = exc.filename if exc.filename is not None else directory
         print(f"{PROG}: {where}: {exc.strerror or exc}", file=sys.stderr)
