@@ -70,6 +70,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "err_bad_request": "That request was not understood.",
         "err_forbidden": "Open LessonGate from its own window.",
         "err_bad_host": "This address is not LessonGate's.",
+        "err_no_policy": "The rules for this computer could not be loaded. It stays closed.",
+        "err_no_room": "This computer is not in a room yet. Ask IT.",
+        "err_no_verifier": "Teacher PINs cannot be checked right now. Ask IT.",
+        "err_enforcement_failed": "The lesson could not be opened safely. It stays closed.",
         "err_unknown": "Something went wrong. The Internet stays closed.",
     },
     "es": {
@@ -130,6 +134,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "err_bad_request": "No se entendió esa petición.",
         "err_forbidden": "Abre LessonGate desde su propia ventana.",
         "err_bad_host": "Esta dirección no es la de LessonGate.",
+        "err_no_policy": "No se pudieron cargar las reglas de esta computadora. Sigue cerrada.",
+        "err_no_room": "Esta computadora aún no tiene salón. Pregunta a informática.",
+        "err_no_verifier": "Ahora no se pueden comprobar los PIN. Pregunta a informática.",
+        "err_enforcement_failed": "No se pudo abrir la lección con seguridad. Sigue cerrada.",
         "err_unknown": "Algo salió mal. Internet sigue cerrado.",
     },
 }

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.agent.ui.conftest import RunningUi
+from tests.agent.ui.conftest import RunningUi, run_ui
 from tests.agent.ui.fake_controller import PIN, STAFF_ID, FakeController
 
 pytestmark = pytest.mark.chromium
@@ -82,13 +82,13 @@ def test_teacher_opens_a_lesson_students_see_it_teacher_ends_it(
     expect(page.get_by_label("Minutes", exact=True)).to_have_value("40")
     expect(dialog.get_by_text("40 minutes usually, 60 at most")).to_be_visible()
 
-    dialog.get_by_label("Search").fill("solar")
+    dialog.get_by_role("searchbox", name="Search").fill("solar")
     expect(dialog.get_by_label("Weather and seasons")).to_be_hidden()
     expect(dialog.get_by_role("group", name="Mathematics")).to_be_hidden()
     dialog.get_by_label("The solar system").check()
-    dialog.get_by_label("Search").fill("zzz")
+    dialog.get_by_role("searchbox", name="Search").fill("zzz")
     expect(dialog.get_by_text("Nothing matches.")).to_be_hidden()  # the ticked one stays
-    dialog.get_by_label("Search").fill("")
+    dialog.get_by_role("searchbox", name="Search").fill("")
     dialog.get_by_role("button", name="Start").click()
 
     expect(page.get_by_role("dialog")).to_be_hidden()
@@ -138,7 +138,7 @@ def test_pin_form_works_from_the_keyboard_alone(page: Page, ui: RunningUi) -> No
     expect(page.get_by_label("PIN")).to_be_focused()
     page.keyboard.type(PIN)
     page.keyboard.press("Enter")
-    expect(page.get_by_label("Search")).to_be_focused()
+    expect(page.get_by_role("searchbox", name="Search")).to_be_focused()
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_be_hidden()
     expect(teacher).to_be_focused()
@@ -170,3 +170,66 @@ def test_blocked_page_in_the_browser(page: Page, ui: RunningUi) -> None:
     expect(page.locator("#blocked-host")).to_have_text("games.example.com")
     expect(page.get_by_text("It is not part of today's lesson.")).to_be_visible()
     expect(page.get_by_text("Ask your teacher.")).to_be_visible()
+
+
+# ---- the same path against the real agent service and the district's default policy ------
+
+TEACHER, TEACHER_PIN = "t-ada", "482916"
+
+
+@pytest.fixture
+def real_ui(tmp_path: Path) -> Iterator[RunningUi]:
+    import policies
+    from agent.config import AgentConfig
+    from agent.service import AgentService
+    from agent.teacher_auth import hash_pin
+
+    teachers = tmp_path / "teachers.toml"
+    teachers.write_text(f'[teachers]\n"{TEACHER}" = "{hash_pin(TEACHER_PIN)}"\n')
+    config = AgentConfig(
+        state_dir=tmp_path / "state",
+        policy_dir=policies.DEFAULT_POLICY_DIR,
+        device_id="demo-device",
+        verifier_file=teachers,
+    )
+    service = AgentService(config)  # no enforcers: this test is about what people see
+    service.startup()
+    yield from run_ui(service, config.state_dir)
+    service.shutdown()
+
+
+def test_flow_against_the_real_service_and_default_policy(page: Page, real_ui: RunningUi) -> None:
+    page.goto(real_ui.address.panel_url)
+    expect(page.locator("#closed-room")).to_have_text("Room 3A Computer Lab")
+    page.get_by_role("button", name="Teacher", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Staff ID").fill(TEACHER)
+    dialog.get_by_label("PIN").fill("000000")
+    dialog.get_by_role("button", name="Continue").click()
+    expect(dialog.get_by_role("alert").filter(has_text="not right")).to_be_visible()
+    dialog.get_by_label("PIN").fill(TEACHER_PIN)
+    dialog.get_by_role("button", name="Continue").click()
+    expect(dialog.get_by_role("group", name="Mathematics")).to_be_visible()
+    expect(page.get_by_label("Minutes", exact=True)).to_have_value("40")
+    dialog.get_by_role("searchbox", name="Search").fill("seasonal sky")
+    dialog.get_by_label("Show patterns of shadows, day and night, and the seasonal sky").check()
+    page.get_by_label("Minutes", exact=True).fill("90")
+    dialog.get_by_role("button", name="Start").click()
+    expect(dialog.get_by_text("60 minutes at most")).to_be_visible()
+    page.get_by_label("Minutes", exact=True).fill("30")
+    dialog.get_by_role("button", name="Start").click()
+
+    expect(page.get_by_role("status").filter(has_text="Session active")).to_be_visible()
+    expect(page.locator("#time-left")).to_have_text(re.compile(r"^(30|29) min$"))
+    card = page.get_by_role("link", name=re.compile(r"^NASA Space Place: Our Solar System"))
+    expect(card).to_have_attribute("href", "https://spaceplace.nasa.gov/menu/solar-system/")
+    expect(card.locator(".card-site")).to_have_text("spaceplace.nasa.gov")
+
+    page.get_by_role("button", name="Teacher", exact=True).click()
+    dialog.get_by_label("Staff ID").fill(TEACHER)
+    dialog.get_by_label("PIN").fill(TEACHER_PIN)
+    dialog.get_by_role("button", name="Continue").click()
+    dialog.get_by_role("button", name="End lesson").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "The Internet opens when your teacher starts a lesson"
+    )
