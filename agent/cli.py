@@ -8,6 +8,7 @@
     lessongate-agent [--config FILE] reload
     lessongate-agent [--config FILE] panel
     lessongate-agent hash-pin --teacher ID [--pin-stdin]
+    lessongate-agent selftest
 
 All but `run`, `panel` and `hash-pin` talk to the running agent over its control socket
 (`agent.control`). Exit codes: 0 done, 1 refused (wrong PIN, nothing to end...), 2 usage or
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("end", help="end the running session")
     sub.add_parser("reload", help="re-read the policy folder")
     sub.add_parser("panel", help="open the student/teacher window")
+    sub.add_parser("selftest", help="check this build: bundled policy, proxy decisions")
     hp = sub.add_parser("hash-pin", help="print a verifier-file line for a teacher's PIN")
     hp.add_argument("--teacher", required=True)
     hp.add_argument("--pin-stdin", action="store_true")
@@ -164,6 +166,10 @@ def _pin(from_stdin: bool) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.cmd == "selftest":  # needs no config and no running agent
+        from agent import selftest
+
+        return selftest.main()
     if args.cmd == "hash-pin":
         from agent import teacher_auth
 

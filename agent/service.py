@@ -59,7 +59,6 @@ from policies.model import Policy
 log = logging.getLogger(__name__)
 
 TOKEN_SECONDS = 5 * 60
-TICK_SECONDS = 1.0
 
 
 @dataclass
@@ -136,49 +135,9 @@ class AgentService:
 
     async def run(self, stop: asyncio.Event | None = None, *, ui: bool = True) -> None:
         """Serves until `stop` is set or the task is cancelled: ticks, control socket, UI."""
-        from agent.control import serve_control
+        from agent.runner import run_service
 
-        self.startup()
-        stop = stop or asyncio.Event()
-        tasks = [asyncio.create_task(self._tick_loop(stop))]
-        server = await serve_control(self, self.config.control_socket)
-        if ui:
-            tasks.append(asyncio.create_task(self._serve_ui()))
-        try:
-            await stop.wait()
-        finally:
-            server.close()
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            with contextlib.suppress(FileNotFoundError):
-                self.config.control_socket.unlink()
-            self.shutdown()
-
-    async def _tick_loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self.tick()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), TICK_SECONDS)
-
-    async def _serve_ui(self) -> None:
-        from agent.ui.server import UiAddress, new_secret, serve_ui
-
-        ready: asyncio.Future[UiAddress] = asyncio.get_running_loop().create_future()
-        ready.add_done_callback(lambda f: setattr(self, "ui_url", f.result().url))
-        try:
-            await serve_ui(
-                self,
-                "127.0.0.1",
-                self.config.ui_port,
-                new_secret(),
-                state_dir=self.config.state_dir,
-                ready=ready,
-            )
-        except OSError as e:
-            self.report("ui_failed", {"detail": str(e)})
+        await run_service(self, stop or asyncio.Event(), ui=ui)
 
     def tick(self) -> None:
         with self._lock:

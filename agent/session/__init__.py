@@ -22,7 +22,7 @@ from agent.session.messages import (
     Tick,
     UiChanged,
 )
-from agent.session.resume import Resume, resume, snapshot
+from agent.session.resume import Resume, restore, resume, snapshot
 
 __all__ = [
     "Action",
@@ -46,6 +46,7 @@ __all__ = [
     "TeacherUnlock",
     "Tick",
     "UiChanged",
+    "restore",
     "resume",
     "snapshot",
 ]

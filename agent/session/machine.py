@@ -18,10 +18,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from agent.clock import Now
 from agent.plan import EnforcementPlan, LockState
+from agent.session.checks import extend_problem, is_page_url, start_problem
 from agent.session.messages import (
     Action,
     AddLink,
@@ -43,10 +43,9 @@ from agent.session.messages import (
     Tick,
     UiChanged,
 )
-from agent.session.resume import resume, snapshot
+from agent.session.resume import restore, snapshot
 from policies.compiler import CompiledRules, ExtraLink, compile_rules, rules_from_patterns
 from policies.model import GradeBand, Objective, Policy, Room
-from policies.urlrules import PatternError, parse_pattern
 
 JUMP_TOLERANCE = 5.0  # seconds of wall/monotonic disagreement that count as a clock change
 
@@ -179,53 +178,15 @@ class SessionMachine:
         return out
 
     def _started(self, event: AgentStarted, now: Now) -> list[Action]:
-        out: list[Action] = [
-            Report(
-                "agent_started",
-                {
-                    "device_id": self.device_id,
-                    "room_id": self.room.id if self.room else None,
-                    "policy_version": self.policy.version if self.policy else None,
-                },
-            )
-        ]
-        problem = event.problem
-        if event.saved is not None and problem is None:
-            try:
-                result = resume(event.saved, now)
-            except (KeyError, TypeError, ValueError) as e:
-                problem = f"saved session is malformed: {e!r}"
-            else:
-                old = event.saved.get("session") or {}
-                if result.session is not None:
-                    self.session = result.session
-                    out.append(
-                        Report(
-                            "session_resumed",
-                            {
-                                "session_id": result.session.id,
-                                "teacher_id": result.session.teacher_id,
-                                "seconds_left": round(result.session.seconds_left(now.mono)),
-                                "across_reboot": result.across_reboot,
-                            },
-                        )
-                    )
-                    out += self._narrow_to_policy(now)
-                elif result.why != "nothing_saved":
-                    out.append(
-                        Report(
-                            "session_ended",
-                            {
-                                "session_id": old.get("id"),
-                                "teacher_id": old.get("teacher_id"),
-                                "ended_by": "timer",
-                                "reason": result.why,
-                            },
-                        )
-                    )
-        if problem is not None:
-            out.append(Report("state_corrupt", {"problem": problem}))
-        return out + self._changed(now)
+        room, policy = self.room, self.policy
+        started = {
+            "device_id": self.device_id,
+            "room_id": room.id if room else None,
+            "policy_version": policy.version if policy else None,
+        }
+        self.session, reports = restore(event.saved, event.problem, now)
+        out: list[Action] = [Report("agent_started", started), *reports]
+        return out + self._narrow_to_policy(now) + self._changed(now)
 
     def _start(
         self,
@@ -245,18 +206,11 @@ class SessionMachine:
         if self.session is not None:
             return refuse("already_open")
         ids = tuple(dict.fromkeys(objective_ids))
-        if not ids:
-            return refuse("no_objectives")
-        offered = {o.id for o in self.offered()}
-        unknown = [i for i in ids if i not in offered]
-        if unknown:
-            return refuse("unknown_objective", objective=unknown[0])
         default, maximum = self.limits()
         minutes = default if minutes is None else minutes
-        if minutes < 1:
-            return refuse("bad_minutes")
-        if minutes > maximum:
-            return refuse("too_long", max=str(maximum))
+        problem = start_problem(ids, {o.id for o in self.offered()}, minutes, maximum)
+        if problem is not None:
+            return refuse(problem.error, **problem.details)
         seconds = minutes * 60
         self.session = Session(
             id=self._new_id(),
@@ -310,14 +264,10 @@ class SessionMachine:
         s = self.session
         if s is None:
             return self._refuse("extend", by, "not_open", extra)
-        if minutes < 1:
-            return self._refuse("extend", by, "bad_minutes", extra)
-        # The time left after extending may not exceed the band's maximum session length.
-        _, maximum = self.limits()
         left = s.seconds_left(now.mono)
-        if left + minutes * 60 > maximum * 60:
-            room = max(0, int((maximum * 60 - left) // 60))
-            return self._refuse("extend", by, "too_long", extra, max=str(room))
+        problem = extend_problem(left, minutes, self.limits()[1])
+        if problem is not None:
+            return self._refuse("extend", by, problem.error, extra, **problem.details)
         self.session = replace(
             s, deadline=s.deadline + minutes * 60, expires_at=now.wall + left + minutes * 60
         )
@@ -339,7 +289,7 @@ class SessionMachine:
         if s is None:
             return self._refuse("add_link", event.by, "not_open", extra)
         url = event.url.strip()
-        if not _is_page_url(url):
+        if not is_page_url(url):
             return self._refuse("add_link", event.by, "bad_url", extra)
         objective = event.objective_id or s.objective_ids[0]
         if objective not in s.objective_ids:
@@ -408,16 +358,3 @@ class SessionMachine:
             expires_at=now.wall + left,
         )
         return out
-
-
-def _is_page_url(url: str) -> bool:
-    """A teacher's link must name one web page: http(s), a dotted host, no wildcards."""
-    if "*" in url or any(c.isspace() for c in url):
-        return False
-    try:
-        parts = urlsplit(url)
-        parse_pattern(url)
-    except (ValueError, PatternError):
-        return False
-    host = parts.hostname or ""
-    return parts.scheme in ("http", "https") and "." in host.strip(".")

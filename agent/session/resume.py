@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.clock import Now
-from agent.session.messages import Session
+from agent.session.messages import Report, Session
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,37 @@ def resume(saved: dict[str, Any], now: Now) -> Resume:
         session, deadline=now.mono + left, expires_at=now.wall + left, boot_id=now.boot_id
     )
     return Resume(rebased, "resumed", across_reboot=not same_boot)
+
+
+def restore(
+    saved: dict[str, Any] | None, problem: str | None, now: Now
+) -> tuple[Session | None, list[Report]]:
+    """The session to continue after a start, and what to report about the saved state."""
+    if problem is None and saved is not None:
+        try:
+            result = resume(saved, now)
+        except (KeyError, TypeError, ValueError) as e:
+            problem = f"saved session is malformed: {e!r}"
+        else:
+            s = result.session
+            if s is not None:
+                data = {
+                    "session_id": s.id,
+                    "teacher_id": s.teacher_id,
+                    "seconds_left": round(s.seconds_left(now.mono)),
+                    "across_reboot": result.across_reboot,
+                }
+                return s, [Report("session_resumed", data)]
+            if result.why == "nothing_saved":
+                return None, []
+            old = saved.get("session") or {}
+            data = {
+                "session_id": old.get("id"),
+                "teacher_id": old.get("teacher_id"),
+                "ended_by": "timer",
+                "reason": result.why,
+            }
+            return None, [Report("session_ended", data)]
+    if problem is not None:
+        return None, [Report("state_corrupt", {"problem": problem})]
+    return None, []
