@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,8 @@ class SigningKey:
 def load_or_create(path: Path) -> SigningKey:
     """Read the PEM key at `path`, or create it there with mode 0600 if it does not exist yet.
 
-    Creation uses O_EXCL, so two server processes starting together end up with the same key.
+    Creation is atomic (link into place), so two server processes starting together end up with
+    the same key.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
@@ -48,15 +50,19 @@ def load_or_create(path: Path) -> SigningKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
+        # Written aside, then linked into place: a concurrent reader never sees half a key.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(tmp, path)
         except FileExistsError:
             pass
-        else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(pem)
-                f.flush()
-                os.fsync(f.fileno())
+        finally:
+            tmp.unlink()
     loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(loaded, Ed25519PrivateKey):
         raise ValueError(f"{path}: not an Ed25519 private key")

@@ -1,0 +1,66 @@
+"""The signed policy bundle: signature over canonical JSON, ETag/If-None-Match, room scoping."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from policies.bundle import canonical_json, policy_from_bundle
+from server_stub.policy_store import store_policy
+from tests.server_stub.conftest import World, demo_policy
+
+
+def test_bundle_is_signed_with_the_enrollment_key(world: World) -> None:
+    device = world.enroll("lab-3a")
+    r = world.client.get("/api/v1/policy", headers=world.auth(device))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["room_id"] == "lab-3a" and body["version"] == "v1"
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(device["signing_public_key"]))
+    key.verify(base64.b64decode(body["signature"]), canonical_json(body["bundle"]))
+    policy = policy_from_bundle(body["bundle"])
+    # Only this room, and only the objectives offered in it.
+    assert [room.id for room in policy.rooms] == ["lab-3a"]
+    tampered = dict(body["bundle"], version="v0")
+    with pytest.raises(InvalidSignature):
+        key.verify(base64.b64decode(body["signature"]), canonical_json(tampered))
+
+
+def test_etag_gives_304_until_the_policy_changes(world: World) -> None:
+    device = world.enroll("lab-3a")
+    h = world.auth(device)
+    first = world.client.get("/api/v1/policy", headers=h)
+    etag = first.headers["etag"]
+    again = world.client.get("/api/v1/policy", headers={**h, "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    with world.state.sessions() as db:
+        store_policy(db, demo_policy("v2"), "test")
+        db.commit()
+    changed = world.client.get("/api/v1/policy", headers={**h, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.json()["version"] == "v2"
+    assert changed.headers["etag"] != etag
+    hb = world.client.post(
+        "/api/v1/heartbeat",
+        json={
+            "lock_state": "closed",
+            "health": {"ok": True},
+            "agent_version": "1",
+            "uptime_s": 1,
+            "cpu_percent": 0,
+            "memory_percent": 0,
+        },
+        headers=h,
+    )
+    assert hb.json()["policy_version"] == "v2"
+
+
+def test_unassigned_device_and_missing_policy(world: World) -> None:
+    token = world.enrollment_token(room=None, school="North Elementary")
+    r = world.client.post("/api/v1/enroll", json={"token": token, "hostname": "stray"})
+    stray = r.json()
+    r = world.client.get("/api/v1/policy", headers=world.auth(stray))
+    assert r.status_code == 409 and "not assigned" in r.json()["detail"]
+    assert world.client.get("/api/v1/policy").status_code == 401
