@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.clock import Now
 from agent.plan import LockState
@@ -324,3 +326,16 @@ def test_room_override_wins_over_the_device_list() -> None:
     assert m.room is not None and m.room.id == "k-room"
     assert m.limits() == (20, 30)
     assert m.handle(TeacherUnlock("t", ("sci-k-colors",), 30), at(1))[0].type == "session_started"  # type: ignore[union-attr]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(min_value=-1e5, max_value=1e5), min_size=1, max_size=30))
+def test_moving_the_wall_clock_never_changes_when_a_session_ends(shifts: list[float]) -> None:
+    m = machine()
+    m.handle(TeacherUnlock("t-ada", ("sci-3-moon",), 10), at(0))
+    step = 599 / len(shifts)
+    for i, shift in enumerate(shifts, start=1):
+        m.handle(Tick(), at(i * step, wall_shift=shift))
+        assert m.session is not None
+    out = m.handle(Tick(), at(600, wall_shift=shifts[-1]))
+    assert report(out, "session_ended")["reason"] == "expired"

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from agent.clock import Now
 from agent.plan import LockState
 from agent.session import (
@@ -115,3 +119,29 @@ def test_resume_under_a_policy_that_dropped_the_objective_closes() -> None:
     _, out = restart(saved_after_unlock(), Now(T0 + 60, 560.0, "boot-1"), policy=policy)
     assert state(out) is LockState.CLOSED
     assert reports(out)["session_ended"]["reason"] == "policy_update"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stopped=st.floats(min_value=0, max_value=4000),
+    wall_error=st.floats(min_value=-1e6, max_value=1e6),
+    reboot=st.booleans(),
+)
+def test_no_restart_or_clock_change_ever_lengthens_a_session(
+    stopped: float, wall_error: float, reboot: bool
+) -> None:
+    """Same boot: exactly what the monotonic clock leaves. After a reboot the wall clock is the
+    only link, so a session may resume for at most what it claims and never for more than was
+    left at the last save (documented in agent.session.resume)."""
+    boot = "boot-2" if reboot else "boot-1"
+    mono = 5.0 if reboot else 500.0 + stopped
+    wall = T0 + stopped + wall_error
+    m, _ = restart(saved_after_unlock(30), Now(wall, mono, boot))
+    if not reboot:
+        expected = 1800 - stopped
+    elif wall < T0:
+        expected = 0.0  # clock set back behind the last save: closed
+    else:
+        expected = min(1800.0, T0 + 1800 - wall)
+    left = m.session.seconds_left(mono) if m.session else 0.0
+    assert left == pytest.approx(max(0.0, expected), abs=1e-6)
