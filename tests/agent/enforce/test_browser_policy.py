@@ -76,7 +76,7 @@ def test_a_failed_write_restores_the_earlier_files_then_blocks_all(tmp_path: Pat
     (tmp_path / "etc/firefox/policies/policies.json").unlink()
     (tmp_path / "etc/firefox/policies").rmdir()
     (tmp_path / "etc/firefox/policies").write_text("not a folder")
-    with pytest.raises(EnforcementError, match="etc/firefox/policies/policies.json"):
+    with pytest.raises(EnforcementError, match=r"etc/firefox/policies/policies\.json"):
         backend.apply(open_plan())
     chromium = json.loads((tmp_path / "etc/chromium/policies/managed/lessongate.json").read_text())
     assert chromium["URLBlocklist"] == ["*"] and chromium["URLAllowlist"] == []
