@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from agent.enforce.base import Enforcer
+from agent.enforce.processes import ProcessEnforcer, ProcessEvent
+from agent.enforce.settings import EnforceSettings
+from tests.agent.enforce.contract import EnforcerContract
+
+
+@contextlib.contextmanager
+def student_program(tmp_path: Path, name: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A copy of `sleep` called `name`, run as the unprivileged user `nobody`."""
+    exe = tmp_path / name
+    shutil.copy("/bin/sleep", exe)
+    tmp_path.chmod(0o755)
+    exe.chmod(0o755)
+    proc = subprocess.Popen(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", str(exe), "60"]
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(5)
+
+
+def wait_exit(proc: subprocess.Popen[bytes], limit: float = 10.0) -> int | None:
+    """Bounded poll; the time taken is not asserted."""
+    try:
+        return proc.wait(limit)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+class TestProcessEnforcer(EnforcerContract):
+    @pytest.fixture
+    def backend(self) -> Iterator[Enforcer]:
+        enforcer = ProcessEnforcer(EnforceSettings(denied_processes=("lg-denied-*",)), interval=0.1)
+        yield enforcer
+        enforcer.revert()
+
+    def observe(self, backend: Enforcer) -> object:
+        assert isinstance(backend, ProcessEnforcer)
+        return backend.running
+
+    def installed(self, backend: Enforcer) -> bool:
+        assert isinstance(backend, ProcessEnforcer)
+        return backend.running
+
+    def is_closed(self, backend: Enforcer) -> bool:
+        # Denied programs are denied in every state: "closed" means the watcher runs.
+        assert isinstance(backend, ProcessEnforcer)
+        return backend.running
+
+    opens = False
+
+    @contextlib.contextmanager
+    def broken(self, backend: Enforcer) -> Iterator[None]:
+        real = psutil.process_iter
+
+        def failing(*args: object, **kwargs: object) -> object:
+            raise psutil.AccessDenied(0)
+
+        psutil.process_iter = failing  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            psutil.process_iter = real
+
+
+def test_a_denied_program_of_a_student_is_ended_and_reported(tmp_path: Path) -> None:
+    events: list[ProcessEvent] = []
+    enforcer = ProcessEnforcer(
+        EnforceSettings(denied_processes=("tor-browser-e2e", f"{tmp_path}/portable-*")),
+        events.append,
+        interval=0.1,
+    )
+    from tests.agent.enforce.contract import closed_plan
+
+    with student_program(tmp_path, "tor-browser-e2e") as by_name:
+        enforcer.apply(closed_plan())
+        try:
+            assert wait_exit(by_name) is not None
+            with student_program(tmp_path, "portable-chrome") as by_path:
+                assert wait_exit(by_path) is not None
+        finally:
+            enforcer.revert()
+    assert [(e.name, e.action) for e in events] == [
+        ("tor-browser-e2e", "ended"),
+        ("portable-chrome", "ended"),
+    ]
+    assert {e.uid for e in events} == {65534}  # nobody
+
+
+def test_report_only_mode_and_protected_users(tmp_path: Path) -> None:
+    events: list[ProcessEvent] = []
+    rootly = subprocess.Popen([shutil.copy("/bin/sleep", tmp_path / "lg-root-sleep"), "60"])
+    try:
+        enforcer = ProcessEnforcer(
+            EnforceSettings(denied_processes=("lg-root-sleep", "lg-student-sleep")),
+            events.append,
+            report_only=True,
+        )
+        with student_program(tmp_path, "lg-student-sleep") as student:
+            time.sleep(0.2)
+            enforcer.scan_once()
+            enforcer.scan_once()
+            assert student.poll() is None  # reported, not ended
+        assert [(e.name, e.action) for e in events] == [("lg-student-sleep", "reported")]
+        assert rootly.poll() is None  # root's processes are never touched
+    finally:
+        rootly.kill()
+        rootly.wait(5)
