@@ -37,3 +37,12 @@ bench: setup
 
 clean:
 	rm -rf .venv build dist *.egg-info
+
+# Installers (installer/, docs/deploying.md). `build`: PyInstaller bundles in dist/;
+# `deb`: dist/lessongate-agent_<version>_<arch>.deb from them.
+.PHONY: build deb
+build: setup
+	installer/build.sh dist build/pyinstaller
+
+deb: build
+	installer/debian/build-deb.sh dist dist

@@ -14,6 +14,10 @@ needed=(
   "curl:curl"
   "libxcb-icccm.so.4:libxcb-icccm4"
   "libxcb-keysyms.so.1:libxcb-keysyms1"
+  "debootstrap:debootstrap"
+  "makensis:nsis"
+  "shellcheck:shellcheck"
+  "systemd-analyze:systemd"
 )
 missing=()
 for pair in "${needed[@]}"; do
