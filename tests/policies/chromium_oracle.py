@@ -1,31 +1,38 @@
 """Ask the real Chromium which URLs its URLBlocklist/URLAllowlist policies block.
 
-The oracle behind the differential test of `policies.matcher`: for each corpus case it writes a
-managed policy `{"URLBlocklist": block, "URLAllowlist": allow}`, starts Debian's headless
-Chromium (/usr/bin/chromium, driven by Playwright), navigates to every URL and reads the outcome:
-`net::ERR_BLOCKED_BY_ADMINISTRATOR` means blocked; any other outcome (here always a network error
-such as ERR_INTERNET_DISCONNECTED, as there is no network) means the policy let it through.
+The oracle behind the differential test of `policies.matcher`. For each corpus case it writes a
+managed policy `{"URLBlocklist": block, "URLAllowlist": allow}`, has Debian's headless Chromium
+(/usr/bin/chromium, driven by Playwright) load it, navigates to every URL and reads the outcome:
+`net::ERR_BLOCKED_BY_ADMINISTRATOR` means blocked; any other outcome (here a network error such as
+ERR_INTERNET_DISCONNECTED, as there is no network) means the policy let it through. A URL that
+Chromium refuses to navigate to at all ("invalid URL") is an error: it has no decision to record.
 
 Safety: the browser work runs in a child process under `unshare --mount --net`. The child makes
-its mounts private, bind-mounts a staged copy of /etc/chromium carrying the policy, and so never
-touches the host's browser policy; its fresh network namespace has only loopback, so Chromium
-cannot reach anything. The child refuses to run unless both namespaces differ from the parent's.
+its mounts private and bind-mounts a staged copy of /etc/chromium carrying the policy, so the
+host's browser policy is never touched; its fresh network namespace has only loopback, so
+Chromium cannot reach anything. The child refuses to run unless both namespaces are its own.
 
-Trust: per case, the child reads chrome://policy and fails unless Chromium shows exactly the
-lists written (any "Policy parsing error" it reports is recorded), and fails unless the case
-produced at least one block and one allow.
+Trust, without timing: one Chromium serves all cases; between cases the policy file is replaced
+(atomically) and reloaded as chrome://policy's "Reload policies" does. A case starts only once
+(1) chrome://policy shows exactly its lists (any "Policy parsing error" is recorded with the
+case) and (2) two sentinel URLs on `lessongate-oracle-sentinel-<n>.invalid`, named only by this
+case's extra allow and block entries, are allowed and blocked respectively; no corpus URL is on
+.invalid, so the sentinels cannot change a corpus decision. Recording also fails unless every
+case got at least one block and one allow.
 
 Record new vectors after changing the corpus (needs root or unprivileged user namespaces):
 
     .venv/bin/python -m tests.policies.chromium_oracle --record
 
-which rewrites tests/policies/vectors/chromium_url_decisions.json. Without `--record` it prints
-the decisions as JSON to stdout.
+which rewrites tests/policies/vectors/chromium_url_decisions.json: per case its lists, Chromium's
+`policy_errors`, `decisions` ({url: "allow"|"block"}) and `canonical` (the URL as Chromium
+navigated to it). Without `--record` it prints the same as JSON to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
 import json
 import os
@@ -52,12 +59,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-NAV_TIMEOUT_MS = 15_000
+TIMEOUT_MS = 15_000
+LANES = 3  # tabs navigating at once; each navigation mostly waits on Chromium's own processes
 _REPO = Path(__file__).resolve().parents[2]
 _NET_ERROR = re.compile(r"(net::ERR_[A-Z0-9_]+) at (\S+)")
 # chrome://policy renders each policy as a <policy-row> with its own shadow root.
-_READ_POLICY_JS = """
-() => {
+_READ_POLICY_JS = """() => {
   const out = {};
   const visit = (root) => {
     for (const el of root.querySelectorAll('*')) {
@@ -72,8 +79,7 @@ _READ_POLICY_JS = """
   };
   visit(document);
   return out;
-}
-"""
+}"""
 
 
 class OracleError(RuntimeError):
@@ -81,7 +87,7 @@ class OracleError(RuntimeError):
 
 
 def run_cases(cases: list[Case], timeout_s: float = 600) -> dict[str, Any]:
-    """Decide every case's URLs in real Chromium; returns {"chromium_version", "cases": [...]}."""
+    """Decide every case's URLs in real Chromium: {"chromium_version", "cases": [...]}."""
     with tempfile.TemporaryDirectory(prefix="lg-oracle-") as tmp:
         inp, out = Path(tmp, "cases.json"), Path(tmp, "result.json")
         inp.write_text(json.dumps(cases), encoding="utf-8")
@@ -112,18 +118,15 @@ def _interfaces() -> list[str]:
 
 def _worker(inp: Path, out: Path, parent_mnt: str, parent_net: str) -> None:
     if _ns_id("mnt") == parent_mnt or _ns_id("net") == parent_net:
-        raise OracleError("worker must run in its own mount and network namespaces")
+        raise OracleError("the worker must run in its own mount and network namespaces")
     if _interfaces() != ["lo"]:
-        raise OracleError("worker's network namespace has interfaces besides lo")
+        raise OracleError("the worker's network namespace has interfaces besides lo")
     cases: list[Case] = json.loads(inp.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="lg-policy-") as stage:
         policy_file = _mount_private_policy_dir(Path(stage))
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            version, results = _run_cases_in_browser(pw, cases, policy_file, Path(stage))
-        out.write_text(json.dumps({"chromium_version": version, "cases": results}), "utf-8")
+        version, results = asyncio.run(_run_in_browser(cases, policy_file, Path(stage)))
+    out.write_text(json.dumps({"chromium_version": version, "cases": results}), "utf-8")
 
 
 def _mount_private_policy_dir(stage: Path) -> Path:
@@ -148,7 +151,7 @@ def _mount_private_policy_dir(stage: Path) -> Path:
     subprocess.run(["mount", "--bind", str(staged), str(target)], check=True)
     if any(POLICY_DIR.iterdir()):
         raise OracleError(f"{POLICY_DIR} is not empty after the bind mount")
-    # Written through the staged path: the same file Chromium sees at POLICY_DIR.
+    # Written through the staged path: the same file Chromium sees under POLICY_DIR.
     return managed / "lessongate-oracle.json"
 
 
@@ -160,14 +163,12 @@ def _write_policy(policy_file: Path, scratch: Path, policy: dict[str, list[str]]
 
 
 def _sentinel(index: int) -> tuple[str, str, str]:
-    """(host, URL it allows, URL it blocks) that only case `index`'s policy tells apart."""
+    """(host, URL only case `index` allows, URL only case `index` blocks)."""
     host = f"lessongate-oracle-sentinel-{index}.invalid"
     return host, f"https://{host}/", f"https://{host}/lessongate-oracle-sentinel"
 
 
 def _policy_for(case: Case, index: int) -> dict[str, list[str]]:
-    # The sentinel lets us see when Chromium applies this case's lists; no corpus URL is on
-    # .invalid, so it cannot change any corpus decision.
     host, _, blocked = _sentinel(index)
     return {
         "URLBlocklist": [*case["block"], blocked.removeprefix("https://")],
@@ -175,66 +176,46 @@ def _policy_for(case: Case, index: int) -> dict[str, list[str]]:
     }
 
 
-def _launch(pw: Any, user_data: Path) -> Any:
-    from playwright.sync_api import Error as PlaywrightError
-
-    for attempt in (1, 2):
-        try:
-            return pw.chromium.launch_persistent_context(
-                user_data / f"profile-{attempt}",
-                executable_path=CHROMIUM,
-                args=CHROMIUM_ARGS,
-                headless=True,
-                timeout=60_000,
-            )
-        except PlaywrightError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _run_cases_in_browser(
-    pw: Any, cases: list[Case], policy_file: Path, scratch: Path
+async def _run_in_browser(
+    cases: list[Case], policy_file: Path, scratch: Path
 ) -> tuple[str, list[dict[str, Any]]]:
-    """One Chromium for all cases: the policy is swapped and reloaded between cases, and each
-    case starts only once chrome://policy shows its lists and its sentinel URLs decide as only
-    its lists would."""
+    from playwright.async_api import Error as PlaywrightError
+    from playwright.async_api import async_playwright
+
     _write_policy(policy_file, scratch, _policy_for(cases[0], 0))
-    context = _launch(pw, scratch)
-    try:
-        version = context.browser.version if context.browser else ""
-        policy_page = context.pages[0] if context.pages else context.new_page()
-        policy_page.goto("chrome://policy/", timeout=NAV_TIMEOUT_MS)
-        page = context.new_page()
-        results = []
-        for index, case in enumerate(cases):
-            policy = _policy_for(case, index)
-            if index:
-                _write_policy(policy_file, scratch, policy)
-                # The WebUI message the page's "Reload policies" button sends; a real click
-                # waits on rendering, which Chromium throttles in a background tab.
-                policy_page.evaluate("() => chrome.send('reloadPolicies')")
-            errors = _wait_policy_shown(policy_page, case["name"], policy)
-            _wait_sentinel(page, index)
-            decisions: dict[str, str] = {}
-            canonical: dict[str, str] = {}
-            for url in case["urls"]:
-                decisions[url], canonical[url] = _navigate(page, url)
-            results.append(
-                {
-                    "name": case["name"],
-                    "allow": case["allow"],
-                    "block": case["block"],
-                    "policy_errors": errors,
-                    "decisions": decisions,
-                    "canonical": canonical,
-                }
-            )
-        if not version:
-            version = _chromium_version()
-        return version, results
-    finally:
-        context.close()
+    async with async_playwright() as pw:
+        for attempt in (1, 2):  # a first launch on a cold machine occasionally times out
+            try:
+                context = await pw.chromium.launch_persistent_context(
+                    scratch / f"profile-{attempt}",
+                    executable_path=CHROMIUM,
+                    args=CHROMIUM_ARGS,
+                    headless=True,
+                    timeout=60_000,
+                )
+                break
+            except PlaywrightError:
+                if attempt == 2:
+                    raise
+        try:
+            version = context.browser.version if context.browser else _chromium_version()
+            policy_page = context.pages[0] if context.pages else await context.new_page()
+            await policy_page.goto("chrome://policy/", timeout=TIMEOUT_MS)
+            lanes = [await context.new_page() for _ in range(LANES)]
+            results = []
+            for index, case in enumerate(cases):
+                policy = _policy_for(case, index)
+                if index:
+                    _write_policy(policy_file, scratch, policy)
+                    # What the page's "Reload policies" button sends; clicking it would wait on
+                    # rendering, which Chromium throttles in a background tab.
+                    await policy_page.evaluate("() => chrome.send('reloadPolicies')")
+                errors = await _wait_policy_shown(policy_page, case["name"], policy)
+                await _wait_sentinel(lanes[0], index)
+                results.append(await _decide_all(lanes, case, errors))
+            return version, results
+        finally:
+            await context.close()
 
 
 def _chromium_version() -> str:
@@ -242,7 +223,7 @@ def _chromium_version() -> str:
     return out.stdout.split()[1]
 
 
-def _wait_policy_shown(page: Any, name: str, policy: dict[str, list[str]]) -> list[str]:
+async def _wait_policy_shown(page: Any, name: str, policy: dict[str, list[str]]) -> list[str]:
     """Wait until chrome://policy shows exactly `policy`; returns Chromium's parsing errors."""
     want = json.dumps(policy)
     check = f"""() => {{
@@ -252,11 +233,11 @@ def _wait_policy_shown(page: Any, name: str, policy: dict[str, list[str]]) -> li
       return same("URLBlocklist") && same("URLAllowlist");
     }}"""
     try:
-        page.wait_for_function(check, timeout=NAV_TIMEOUT_MS, polling=50)
+        await page.wait_for_function(check, timeout=TIMEOUT_MS, polling=50)
     except Exception as exc:
-        shown = page.evaluate(_READ_POLICY_JS)
+        shown = await page.evaluate(_READ_POLICY_JS)
         raise OracleError(f"{name}: chrome://policy never showed {want}; it shows {shown}") from exc
-    shown = page.evaluate(_READ_POLICY_JS)
+    shown = await page.evaluate(_READ_POLICY_JS)
     errors: list[str] = []
     for key in ("URLBlocklist", "URLAllowlist"):
         text = (shown[key]["errors"] or "").strip()
@@ -264,59 +245,78 @@ def _wait_policy_shown(page: Any, name: str, policy: dict[str, list[str]]) -> li
     return errors
 
 
-def _wait_sentinel(page: Any, index: int, attempts: int = 100) -> None:
-    """The lists reach the URL blocklist a little after the policy page shows them: poll."""
+async def _wait_sentinel(page: Any, index: int, attempts: int = 150) -> None:
+    """The lists reach the URL blocklist shortly after chrome://policy shows them: poll."""
     _, allowed, blocked = _sentinel(index)
     for _ in range(attempts):
-        if _navigate(page, allowed)[0] == "allow" and _navigate(page, blocked)[0] == "block":
+        allowed_ok = (await _navigate(page, allowed))[0] == "allow"
+        if allowed_ok and (await _navigate(page, blocked))[0] == "block":
             return
-        page.wait_for_timeout(100)
+        await page.wait_for_timeout(100)
     raise OracleError(f"Chromium never applied the policy of case #{index}")
 
 
-def _navigate(page: Any, url: str) -> tuple[str, str]:
-    """Returns ("allow"|"block", the URL as Chromium canonicalised it)."""
-    from playwright.sync_api import Error as PlaywrightError
+async def _decide_all(lanes: list[Any], case: Case, errors: list[str]) -> dict[str, Any]:
+    todo = list(reversed(case["urls"]))
+    outcome: dict[str, tuple[str, str]] = {}
+
+    async def lane(page: Any) -> None:
+        while todo:
+            url = todo.pop()
+            outcome[url] = await _navigate(page, url)
+
+    await asyncio.gather(*(lane(page) for page in lanes))
+    return {
+        "name": case["name"],
+        "allow": case["allow"],
+        "block": case["block"],
+        "policy_errors": errors,
+        "decisions": {url: outcome[url][0] for url in case["urls"]},
+        "canonical": {url: outcome[url][1] for url in case["urls"]},
+    }
+
+
+async def _navigate(page: Any, url: str) -> tuple[str, str]:
+    """("allow"|"block"|"invalid", the URL as Chromium canonicalised it)."""
+    from playwright.async_api import Error as PlaywrightError
 
     last = ""
     for _attempt in (1, 2):
         try:
-            page.goto(url, timeout=NAV_TIMEOUT_MS, wait_until="commit")
+            await page.goto(url, timeout=TIMEOUT_MS, wait_until="commit")
         except PlaywrightError as exc:
             last = str(exc).splitlines()[0]
             if "Cannot navigate to invalid URL" in last:
                 return "invalid", ""
             found = _NET_ERROR.search(last)
             if found:
-                # Let the error page commit so it cannot interrupt the next navigation.
-                page.wait_for_url("chrome-error://**", wait_until="commit", timeout=NAV_TIMEOUT_MS)
+                # Let the error page commit so it cannot interrupt this tab's next navigation.
+                await page.wait_for_url(
+                    "chrome-error://**", wait_until="commit", timeout=TIMEOUT_MS
+                )
                 return ("block" if found.group(1) == BLOCKED else "allow"), found.group(2)
-            continue  # timeout or an interrupted navigation: try once more
+            continue  # a timeout or an interrupted navigation: try once more
         return "allow", page.url  # something answered, so it was not blocked
-    raise OracleError(f"cannot classify navigation to {url!r}: {last}")
+    raise OracleError(f"cannot classify the navigation to {url!r}: {last}")
 
 
-def _verify_case_is_informative(result: dict[str, Any]) -> None:
-    invalid = [url for url, d in result["decisions"].items() if d == "invalid"]
-    if invalid:
-        raise OracleError(f"case {result['name']!r}: Chromium will not navigate to {invalid}")
-    seen = set(result["decisions"].values())
-    if seen != {"allow", "block"}:
-        raise OracleError(
-            f"case {result['name']!r} got only {sorted(seen)}: the policy may not have applied"
-        )
+def check_informative(results: list[dict[str, Any]]) -> None:
+    """Every case must have decisions for all URLs, and both answers among them."""
+    problems = []
+    for result in results:
+        invalid = [url for url, d in result["decisions"].items() if d == "invalid"]
+        seen = set(result["decisions"].values())
+        if invalid:
+            problems.append(f"{result['name']}: Chromium will not navigate to {invalid}")
+        elif seen != {"allow", "block"}:
+            problems.append(f"{result['name']}: only {sorted(seen)}; did the policy apply?")
+    if problems:
+        raise OracleError("\n".join(problems))
 
 
 def record(path: Path = VECTORS) -> dict[str, Any]:
     run = run_cases(CASES)
-    problems = []
-    for result in run["cases"]:
-        try:
-            _verify_case_is_informative(result)
-        except OracleError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise OracleError("\n".join(problems))
+    check_informative(run["cases"])
     doc = {
         "chromium_version": run["chromium_version"],
         "recorded": datetime.datetime.now(datetime.UTC).date().isoformat(),
@@ -331,7 +331,7 @@ def record(path: Path = VECTORS) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.policies.chromium_oracle")
-    parser.add_argument("--record", action="store_true", help=f"rewrite {VECTORS.name}")
+    parser.add_argument("--record", action="store_true", help=f"rewrite {VECTORS}")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

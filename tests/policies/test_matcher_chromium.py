@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from policies.matcher import Matcher
-from tests.policies.chromium_oracle import VECTORS, run_cases
+from tests.policies.chromium_oracle import VECTORS, check_informative, run_cases
 from tests.policies.url_corpus import CASES
 
 RECORDED: dict[str, Any] = json.loads(VECTORS.read_text(encoding="utf-8"))
@@ -71,6 +71,7 @@ def test_every_recorded_case_tells_allow_from_block() -> None:
 )
 def test_live_chromium_decides_like_matcher() -> None:
     live = run_cases(CASES)
+    check_informative(live["cases"])  # raises if the policy did not reach Chromium
     report: list[str] = []
     drift: list[str] = []
     recorded = {c["name"]: c["decisions"] for c in RECORDED["cases"]}
