@@ -235,7 +235,8 @@ async def _wait_policy_shown(page: Any, name: str, policy: dict[str, list[str]])
     try:
         await page.wait_for_function(check, timeout=TIMEOUT_MS, polling=50)
     except Exception as exc:
-        shown = await page.evaluate(_READ_POLICY_JS)
+        rows = await page.evaluate(_READ_POLICY_JS)
+        shown = {key: rows.get(key) for key in ("URLBlocklist", "URLAllowlist")}
         raise OracleError(f"{name}: chrome://policy never showed {want}; it shows {shown}") from exc
     shown = await page.evaluate(_READ_POLICY_JS)
     errors: list[str] = []
