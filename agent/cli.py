@@ -7,10 +7,11 @@
     lessongate-agent [--config FILE] end
     lessongate-agent [--config FILE] reload
     lessongate-agent [--config FILE] panel
+    lessongate-agent [--config FILE] enroll [--server URL] --token TOKEN [--room ROOM]
     lessongate-agent hash-pin --teacher ID [--pin-stdin]
     lessongate-agent selftest
 
-All but `run`, `panel` and `hash-pin` talk to the running agent over its control socket
+All but `run`, `panel`, `enroll` and `hash-pin` talk to the running agent over its control socket
 (`agent.control`). Exit codes: 0 done, 1 refused (wrong PIN, nothing to end...), 2 usage or
 configuration error, 3 the agent cannot be reached.
 """
@@ -55,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("reload", help="re-read the policy folder")
     sub.add_parser("panel", help="open the student/teacher window")
     sub.add_parser("selftest", help="check this build: bundled policy, proxy decisions")
+    en = sub.add_parser("enroll", help="enroll this device with the LessonGate server")
+    en.add_argument("--server", help="server URL (default: server_url in the config)")
+    en.add_argument("--token", required=True, help="enrollment token from IT")
+    en.add_argument("--room", help="room id, if the token does not name one")
     hp = sub.add_parser("hash-pin", help="print a verifier-file line for a teacher's PIN")
     hp.add_argument("--teacher", required=True)
     hp.add_argument("--pin-stdin", action="store_true")
@@ -66,6 +71,8 @@ def select_enforcers(cfg: AgentConfig) -> tuple[list[Enforcer], str | None]:
     module = importlib.import_module("agent.enforce")
     select = getattr(module, "select_backends", None)
     if select is None:
+        if not cfg.enforce:
+            return _safe_mode_proxy(cfg), None
         return [], "agent.enforce.select_backends is not available yet: running with no enforcers"
     from agent.enforce.settings import EnforceSettings
 
@@ -81,13 +88,35 @@ def select_enforcers(cfg: AgentConfig) -> tuple[list[Enforcer], str | None]:
         return [], f"enforcement backends could not be set up: {e}"
 
 
+def _safe_mode_proxy(cfg: AgentConfig) -> list[Enforcer]:
+    """Safe mode without the backend selector: the explicit proxy on loopback, nothing else."""
+    from agent.enforce.proxy.enforcer import ProxyEnforcer
+    from agent.enforce.proxy.server import ProxyConfig
+
+    proxy = ProxyConfig(
+        mode="explicit", listen=("127.0.0.1",), port=cfg.proxy_port, ui_port=cfg.ui_port or None
+    )
+    return [ProxyEnforcer(proxy)]
+
+
 def _run(cfg: AgentConfig) -> int:
     import asyncio
 
+    from agent.report.wiring import Reporting
     from agent.service import AgentService
 
+    reporting = Reporting.build(cfg)
+    cfg = reporting.config
     enforcers, note = select_enforcers(cfg)
-    service = AgentService(cfg, enforcers, enforcers_note=note)
+    service = AgentService(
+        cfg,
+        enforcers,
+        enforcers_note=note,
+        online_verifier=reporting.verifier,
+        sinks=reporting.sinks,
+        initial_policy=reporting.initial_policy,
+    )
+    reporting.attach(service)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -145,7 +174,69 @@ def format_status(s: dict[str, Any]) -> str:
         lines.append(f"PIN prompt locked for {s['pin_locked_for']} s")
     if s.get("verifier_problem"):
         lines.append(f"teacher verifiers: {s['verifier_problem']}")
+    lines += _server_lines(s.get("server"))
     return "\n".join(lines)
+
+
+def _server_lines(server: dict[str, Any] | None) -> list[str]:
+    if not server:
+        return []
+    if not server.get("enrolled"):
+        lines = ["server:      not enrolled"]
+    else:
+        seen = server.get("last_contact")
+        when = time.strftime("%H:%M:%S", time.localtime(seen)) if seen else "never"
+        lines = [
+            f"server:      {server['server_url']} as {server['device_id']}, last contact {when}",
+        ]
+    lines.append(
+        f"  outbox:    {server.get('outbox_depth', 0)} events waiting"
+        + (
+            f", {server['outbox_dropped']} telemetry dropped"
+            if server.get("outbox_dropped")
+            else ""
+        )
+        + (f", {server['outbox_rejected']} refused" if server.get("outbox_rejected") else "")
+    )
+    if server.get("policy_rejected"):
+        lines.append(f"  policy rejected: {server['policy_rejected']}")
+    if server.get("last_error"):
+        lines.append(f"  last error: {server['last_error']}")
+    return lines
+
+
+def _enroll(cfg: AgentConfig, server: str | None, token: str, room: str | None) -> int:
+    from agent.report.enrollment import EnrollmentStore, enroll
+    from agent.report.errors import ServerError
+
+    url = (server or cfg.server_url or "").rstrip("/")
+    if not url.startswith(("https://", "http://")):
+        print(
+            "lessongate-agent enroll: give --server https://... (or server_url in the config)",
+            file=sys.stderr,
+        )
+        return 2
+    store = EnrollmentStore(cfg.state_dir)
+    try:
+        from agent.state_store import ensure_private_dir
+
+        ensure_private_dir(cfg.state_dir)
+        done = enroll(cfg, store, url, token, room)
+    except ServerError as e:
+        # Kept, so a running agent retries it with back-off and `status` shows why it fails.
+        store.save_pending(url, token, room)
+        print(
+            f"lessongate-agent enroll: {url}: {e}\n"
+            "  kept as a pending enrollment; the agent retries it",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"enrolled with {done.server_url} as {done.device_id}"
+        f" (room {done.room_id or '(none)'}); signing key {done.signing_key_id} pinned;"
+        f" device token in {store.tokens.where}"
+    )
+    return 0
 
 
 def _refusal(answer: dict[str, Any]) -> str:
@@ -183,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.cmd == "run":
         return _run(cfg)
+    if args.cmd == "enroll":
+        return _enroll(cfg, args.server, args.token, args.room)
     if args.cmd == "panel":
         if args.config:
             os.environ[ENV_VAR] = args.config  # the panel finds the UI through the same config

@@ -15,6 +15,9 @@ Example::
     proxy_port = 3128
     enforce = false
     verifier_file = "/etc/lessongate/teachers.toml"
+    server_url = "https://lessongate.district.example"   # the central server (issue 6)
+    ca_bundle = "/etc/lessongate/district-ca.pem"        # a custom CA; default: the system's
+    heartbeat_seconds = 30                               # default: what the server asks for
 
 Relative paths are taken relative to the config file's folder.
 """
@@ -47,6 +50,9 @@ class AgentConfig:
     proxy_port: int = 3128
     enforce: bool = False
     verifier_file: Path | None = None  # None: `<state_dir>/teachers.toml`
+    server_url: str | None = None  # `enroll` uses it when --server is not given
+    ca_bundle: Path | None = None  # None: the system's CAs (TLS is always verified)
+    heartbeat_seconds: float | None = None  # None: the server's interval (30 s)
     source: Path | None = None  # the file this came from, for messages
 
     @property
@@ -85,6 +91,15 @@ def _path(raw: Any, where: str, base: Path) -> Path:
     return base / Path(_text(raw, where)).expanduser()
 
 
+def _server_url(raw: Any, where: str) -> str:
+    url = _text(raw, where).rstrip("/")
+    if not url.startswith(("https://", "http://")):
+        raise ConfigError(
+            f"{where}: must start with https:// (or http:// on a lab LAN), got {raw!r}"
+        )
+    return url
+
+
 def parse_config(data: dict[str, Any], source: Path) -> AgentConfig:
     cfg = default_config()
     base = source.parent
@@ -97,6 +112,9 @@ def parse_config(data: dict[str, Any], source: Path) -> AgentConfig:
         "proxy_port",
         "enforce",
         "verifier_file",
+        "server_url",
+        "ca_bundle",
+        "heartbeat_seconds",
     }
     for key in data:
         if key not in known:
@@ -104,12 +122,22 @@ def parse_config(data: dict[str, Any], source: Path) -> AgentConfig:
                 f"{source}: unknown key {key!r} (known keys: {', '.join(sorted(known))})"
             )
     kw: dict[str, Any] = {"source": source}
-    for key in ("state_dir", "policy_dir", "verifier_file"):
+    for key in ("state_dir", "policy_dir", "verifier_file", "ca_bundle"):
         if key in data:
             kw[key] = _path(data[key], f"{source}: key {key!r}", base)
     for key in ("device_id", "room"):
         if key in data:
             kw[key] = _text(data[key], f"{source}: key {key!r}")
+    if "server_url" in data:
+        kw["server_url"] = _server_url(data["server_url"], f"{source}: key 'server_url'")
+    if "heartbeat_seconds" in data:
+        raw = data["heartbeat_seconds"]
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0.1 <= raw <= 3600:
+            raise ConfigError(
+                f"{source}: key 'heartbeat_seconds': must be a number of seconds 0.1-3600, "
+                f"got {raw!r}"
+            )
+        kw["heartbeat_seconds"] = float(raw)
     for key in ("ui_port", "proxy_port"):
         if key in data:
             kw[key] = _port(data[key], f"{source}: key {key!r}")

@@ -17,6 +17,7 @@ TICK_SECONDS = 1.0  # "end or expiry: closed again within 1 s"
 async def run_service(service: AgentService, stop: asyncio.Event, *, ui: bool = True) -> None:
     service.startup()
     tasks = [asyncio.create_task(_tick_loop(service, stop))]
+    tasks += [asyncio.create_task(job(stop)) for job in service.background]
     server = await serve_control(service, service.config.control_socket)
     if ui:
         tasks.append(asyncio.create_task(_serve_ui(service)))

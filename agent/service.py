@@ -18,7 +18,7 @@ import contextlib
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +84,7 @@ class AgentService:
         online_verifier: VerifierSource | None = None,
         sinks: Sequence[EventSink] | None = None,
         enforcers_note: str | None = None,
+        initial_policy: Callable[[], Policy | None] | None = None,
     ) -> None:
         self.config = config
         self.enforcers = list(enforcers)
@@ -108,6 +109,12 @@ class AgentService:
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.RLock()
         self._started = False
+        # Issue 6: the last good signed bundle, used at start in place of `policy_dir`.
+        self._initial_policy = initial_policy
+        # Extra `status()` sections (the server client's "server"), and coroutines the runner
+        # keeps running next to the tick loop until `stop` is set.
+        self.status_sections: dict[str, Callable[[], Any]] = {}
+        self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -146,6 +153,11 @@ class AgentService:
     # ---- policy ------------------------------------------------------------------------------
 
     def _load_policy(self) -> Policy | None:
+        if self._initial_policy is not None:
+            found = self._initial_policy()
+            if found is not None:
+                self.policy_problem = None
+                return found
         try:
             policy = load_policy(self.config.policy_dir)
         except (PolicyError, OSError) as e:
@@ -159,6 +171,12 @@ class AgentService:
         with self._lock:
             self.policy_problem = None
             self._handle(PolicyUpdated(policy))
+
+    def assign_room(self, room_id: str) -> None:
+        """The room the server enrolled this device into; applies with the next policy."""
+        with self._lock:
+            if self.config.room is None:
+                self.machine.room_override = room_id
 
     def reload_policy(self) -> str | None:
         """Re-reads `policy_dir`; on error keeps the current policy and returns the problem."""
@@ -356,4 +374,9 @@ class AgentService:
                 ui_url=self.ui_url,
                 state_dir=str(self.config.state_dir),
             )
+            for name, section in self.status_sections.items():
+                try:
+                    out[name] = section()
+                except Exception as e:
+                    out[name] = {"error": str(e)}
             return out

@@ -1,0 +1,82 @@
+"""Signed policy bundles: verify against the key pinned at enrollment, keep the last good one.
+
+A bundle is accepted only if its Ed25519 signature over `canonical_json(bundle)` verifies with
+the pinned key and `policy_from_bundle` finds nothing wrong with it. The accepted body is kept in
+`<state_dir>/policy_bundle.json` and verified again when the agent starts (a file edited on disk
+is no better than a forged download), so the device comes up with the last good policy even when
+the server is away.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agent.report.enrollment import public_key_bytes
+from agent.state_store import atomic_write_json, read_json
+from policies.bundle import canonical_json, policy_from_bundle
+from policies.errors import PolicyError
+from policies.model import Policy
+
+FILE = "policy_bundle.json"
+
+
+class BundleRejected(Exception):
+    """The bundle failed verification or validation; `str()` says which."""
+
+
+class PolicyKeeper:
+    def __init__(self, state_dir: Path, public_key_b64: str) -> None:
+        self.path = state_dir / FILE
+        self._key = Ed25519PublicKey.from_public_bytes(public_key_bytes(public_key_b64))
+        self.etag: str | None = None
+        self.version: str | None = None
+        self.bundle_version: str | None = None  # the server's name for it (heartbeat answers)
+        self.problem: str | None = None  # why the kept bundle could not be used at start
+
+    def verify(self, body: dict[str, Any]) -> Policy:
+        bundle, signature = body.get("bundle"), body.get("signature")
+        if not isinstance(bundle, dict) or not isinstance(signature, str):
+            raise BundleRejected("not a signed bundle (bundle or signature missing)")
+        try:
+            self._key.verify(base64.b64decode(signature, validate=True), canonical_json(bundle))
+        except (InvalidSignature, binascii.Error, ValueError, TypeError) as e:
+            raise BundleRejected("the signature does not verify against the pinned key") from e
+        try:
+            return policy_from_bundle(bundle)
+        except PolicyError as e:
+            first = str(e).splitlines()[0] if str(e) else "invalid"
+            raise BundleRejected(f"the bundle is signed but not a valid policy: {first}") from e
+
+    def accept(self, body: dict[str, Any], etag: str | None) -> Policy:
+        """Verifies, then keeps the bundle as the last good one. Raises BundleRejected."""
+        policy = self.verify(body)
+        atomic_write_json(self.path, {"etag": etag, "body": body})
+        self.etag, self.version = etag, policy.version
+        self.bundle_version = str(body.get("version"))[:100]
+        return policy
+
+    def load_last_good(self) -> Policy | None:
+        loaded = read_json(self.path)
+        if loaded.problem:
+            self.problem = loaded.problem
+        if loaded.data is None:
+            return None
+        body, etag = loaded.data.get("body"), loaded.data.get("etag")
+        if not isinstance(body, dict):
+            self.problem = f"{self.path}: no bundle in it"
+            return None
+        try:
+            policy = self.verify(body)
+        except BundleRejected as e:
+            self.problem = f"{self.path}: {e}"
+            return None
+        self.etag = etag if isinstance(etag, str) else None
+        self.version = policy.version
+        self.bundle_version = str(body.get("version"))[:100]
+        return policy
