@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Select, or_, select
 
@@ -31,14 +31,24 @@ class AuditFilter:
     until: date | None = None
 
 
+def _day(name: str, text: str) -> date | None:
+    # Empty fields are what the filter form sends for "no limit".
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(422, f"{name}: expected a date like 2026-09-01, got {text!r}") from None
+
+
 def audit_filter(
     room: Annotated[str, Query(max_length=64)] = "",
     actor: Annotated[str, Query(max_length=64)] = "",
     action: Annotated[str, Query(max_length=64)] = "",
-    since: date | None = None,
-    until: date | None = None,
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
 ) -> AuditFilter:
-    return AuditFilter(room, actor, action, since, until)
+    return AuditFilter(room, actor, action, _day("since", since), _day("until", until))
 
 
 FilterDep = Annotated[AuditFilter, Depends(audit_filter)]
