@@ -174,12 +174,12 @@ class CompiledRules:
 
     def allows_host(self, host: str) -> bool:
         """The network layer's hot path: `host_allowed(host).allowed`, without the explanation."""
-        rule = self._hosts.rule_for(host.lower().removesuffix("."))
+        rule = self._hosts.rule_for(host.lower().rstrip("."))
         return rule.allow if rule is not None else True
 
     def host_allowed(self, host: str) -> Explanation:
         """Network-layer decision by host name alone (SNI, Host header, CONNECT target)."""
-        rule = self._hosts.rule_for(host.lower().removesuffix("."))
+        rule = self._hosts.rule_for(host.lower().rstrip("."))
         allowed = rule.allow if rule is not None else True
         return self._explain(host, rule, allowed, _reason(rule, self.session_open))
 

@@ -14,11 +14,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ada_url
 
 from policies.urlrules import DEFAULT_PORTS, QueryCondition, UrlPattern, chromium_pattern
+
+
+def _condition_identity(cond: QueryCondition, allow: bool) -> tuple[bool, str]:
+    """When Chromium considers two query conditions the same (it keeps them in a std::set).
+
+    An allowlist condition is identified by its key alone, so `?a=1&a=2` keeps only `a=1`.
+    """
+    if cond.value is None:
+        if cond.prefix or not allow:
+            return (False, cond.key + ("" if cond.prefix else "&"))
+        return (True, cond.key)
+    if cond.prefix and not cond.value:
+        return (False, cond.key + "=")
+    if allow:
+        return (True, cond.key + "=")
+    return (False, cond.key + "=" + cond.value + ("" if cond.prefix else "&"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +43,14 @@ class Rule:
     allow: bool
     # Who asked for this rule (an objective's resource, the district list...): for explanations.
     source: object = None
+    # The pattern's query conditions as Chromium keeps them (duplicates by its identity dropped).
+    conditions: tuple[QueryCondition, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        kept: dict[tuple[bool, str], QueryCondition] = {}
+        for cond in self.pattern.query:
+            kept.setdefault(_condition_identity(cond, self.allow), cond)
+        object.__setattr__(self, "conditions", tuple(kept.values()))
 
     @property
     def precedence(self) -> tuple[bool, bool, int, int, int, bool]:
@@ -36,7 +60,7 @@ class Rule:
             not p.match_subdomains,
             p.host_length,
             len(p.path),
-            len(p.query),
+            len(self.conditions),
             self.allow,
         )
 
@@ -78,9 +102,8 @@ def parse_url(url: str) -> ParsedUrl | None:
     if m is None:  # pragma: no cover - ada only returns canonical URLs
         return None
     scheme, host, port, path, search = m.groups()
-    host = host or ""
-    if host.endswith("."):
-        host = host[:-1]
+    # Chromium's blocklist ignores trailing dots: `example.com..` is judged as example.com.
+    host = (host or "").rstrip(".")
     return ParsedUrl(
         scheme,
         host,
@@ -122,10 +145,10 @@ def rule_matches(rule: Rule, url: ParsedUrl) -> bool:
         return False
     if p.path and not url.path.startswith(p.path):
         return False
-    if p.query:
+    if rule.conditions:
         if url.query is None:
             return False
-        return all(_query_matches(c, url.query, rule.allow) for c in p.query)
+        return all(_query_matches(c, url.query, rule.allow) for c in rule.conditions)
     return True
 
 

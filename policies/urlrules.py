@@ -76,8 +76,8 @@ class UrlPattern:
 
     @property
     def host_key(self) -> str:
-        """The host as the matcher indexes it: one trailing dot means the same host."""
-        return self.host[:-1] if self.host.endswith(".") else self.host
+        """The host as the matcher indexes it: trailing dots do not make another host."""
+        return self.host.rstrip(".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +165,7 @@ def _host_family(host: str) -> str:
 def _query_conditions(query: str) -> tuple[QueryCondition, ...]:
     conditions: dict[QueryCondition, None] = {}  # a set, in order: Chromium keeps a std::set
     for token in query.split("&"):
-        if not token:
-            continue
+        # An empty token stays: Chromium reads it as the key "" (which then rarely matches).
         key, sep, value = token.partition("=")
         if not sep:
             prefix = key.endswith("*")
