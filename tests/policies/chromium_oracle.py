@@ -233,7 +233,7 @@ async def _wait_policy_shown(page: Any, name: str, policy: dict[str, list[str]])
       return same("URLBlocklist") && same("URLAllowlist");
     }}"""
     try:
-        await page.wait_for_function(check, timeout=TIMEOUT_MS, polling=50)
+        await page.wait_for_function(check, timeout=2 * TIMEOUT_MS, polling=50)
     except Exception as exc:
         rows = await page.evaluate(_READ_POLICY_JS)
         shown = {key: rows.get(key) for key in ("URLBlocklist", "URLAllowlist")}
