@@ -94,6 +94,8 @@ _CANONICAL_RE = re.compile(
 
 def parse_url(url: str) -> ParsedUrl | None:
     """Canonicalise as a browser does (WHATWG URL, via ada); None if it is not a URL."""
+    if url[:12].lower() == "view-source:":
+        url = url[12:]  # the browser loads, and so judges, the page whose source it shows
     try:
         canonical = ada_url.normalize_url(url)
     except ValueError:
