@@ -75,6 +75,7 @@ class Lab:
         self.procs: list[subprocess.Popen[str]] = []
         self.agent: subprocess.Popen[str] | None = None
         self.events: list[str] = []  # "event ..." lines the agent printed
+        self.agent_prefix: list[str] = []  # e.g. taskset, for benches
 
     # -- topology ------------------------------------------------------------------------------
     def up(self) -> None:
@@ -154,7 +155,9 @@ class Lab:
         path = self.dir / "agent.json"
         path.write_text(json.dumps(config))
         self.agent = self._spawn(
-            self.in_device([sys.executable, "-m", "tests.e2e.device_agent", str(path)]),
+            self.in_device(
+                [*self.agent_prefix, sys.executable, "-m", "tests.e2e.device_agent", str(path)]
+            ),
             stdin=True,
         )
         return self._expect(self.agent, "ready")
