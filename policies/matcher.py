@@ -94,8 +94,6 @@ _CANONICAL_RE = re.compile(
 
 def parse_url(url: str) -> ParsedUrl | None:
     """Canonicalise as a browser does (WHATWG URL, via ada); None if it is not a URL."""
-    if url[:12].lower() == "view-source:":
-        url = url[12:]  # the browser loads, and so judges, the page whose source it shows
     try:
         canonical = ada_url.normalize_url(url)
     except ValueError:
@@ -216,7 +214,11 @@ class Matcher:
         parsed = parse_url(url)
         if parsed is None:
             return Decision(False, None)
-        return self.decide_parsed(parsed)
+        outer = self.decide_parsed(parsed)
+        if outer.allowed and url[:12].lower() == "view-source:":
+            # Chromium judges both the view-source: URL and the page whose source it shows.
+            return self.decide(url[12:])
+        return outer
 
     def decide_parsed(self, url: ParsedUrl) -> Decision:
         rule = self.best(url)

@@ -274,6 +274,10 @@ def _check_host(text: str, raw_host: str) -> None:
 def _check_path(text: str, path: str) -> None:
     if not path:
         return
+    if "*" in path:
+        raise PatternError(
+            text, "has a '*' in its path; paths are prefixes already", "remove the '*'"
+        )
     try:
         canon = ada_url.URL(f"http://h{path}").pathname
     except ValueError:
