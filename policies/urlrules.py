@@ -183,8 +183,8 @@ def chromium_pattern(text: str) -> UrlPattern | None:
         return None
     if seg.scheme_wildcard:
         return UrlPattern(text, seg.scheme, "", True, 0, "", ())
-    if not seg.host:
-        return None
+    if not seg.host or (seg.userinfo is not None and ":" in seg.userinfo):
+        return None  # Chromium reports `user:password@host` as a parsing error
     host = seg.host.lower()
     if host == "*":
         host, subdomains = "", True

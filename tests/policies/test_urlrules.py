@@ -52,6 +52,7 @@ def test_ip_addresses_match_exactly() -> None:
         ("https://", "has no host"),
         ("example.com/?a&&b", "key=value"),
         ("", "without spaces"),
+        ("example.com/kids*", "remove the '*'"),
     ],
 )
 def test_patterns_chromium_ignores_or_misreads_are_errors_with_a_fix(text: str, fix: str) -> None:
@@ -66,3 +67,4 @@ def test_chromium_reading_keeps_patterns_that_never_match() -> None:
     assert p is not None and p.host == "*.example.com"
     assert chromium_pattern("example.com:0") is None
     assert chromium_pattern("https://") is None
+    assert chromium_pattern("user:pw@example.com") is None
