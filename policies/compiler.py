@@ -131,6 +131,8 @@ class CompiledRules:
         """Drop allow rules that would beat a locked rule in the browser's precedence."""
         kept: list[Rule] = []
         dropped: list[Rule] = []
+        if not len(self._locked):
+            return list(allow), dropped
         for rule in allow:
             conflict = any(
                 _overlaps(rule.pattern, locked.pattern) and rule.precedence > locked.precedence

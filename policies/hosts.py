@@ -56,7 +56,7 @@ class HostIndex:
                 index[key] = rule
         locked_exact = {r.pattern.host_key: r for r in locked if not r.pattern.match_subdomains}
         locked_suffix = {r.pattern.host_key: r for r in locked if r.pattern.match_subdomains}
-        for index in (self._exact, self._suffix):
+        for index in (self._exact, self._suffix) if locked_exact or locked_suffix else ():
             for key in index:
                 cover = locked_exact.get(key) if index is self._exact else None
                 cover = cover or next(

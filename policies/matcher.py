@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import ada_url
 
@@ -37,7 +38,7 @@ def _condition_identity(cond: QueryCondition, allow: bool) -> tuple[bool, str]:
     return (False, cond.key + "=" + cond.value + ("" if cond.prefix else "&"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, for the same reason as UrlPattern; never mutated
 class Rule:
     pattern: UrlPattern
     allow: bool
@@ -45,22 +46,26 @@ class Rule:
     source: object = None
     # The pattern's query conditions as Chromium keeps them (duplicates by its identity dropped).
     conditions: tuple[QueryCondition, ...] = field(init=False, repr=False, compare=False)
+    # Chromium's FilterTakesPrecedence as a sort key: the larger tuple wins.
+    precedence: tuple[bool, bool, int, int, int, bool] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
-        kept: dict[tuple[bool, str], QueryCondition] = {}
-        for cond in self.pattern.query:
-            kept.setdefault(_condition_identity(cond, self.allow), cond)
-        object.__setattr__(self, "conditions", tuple(kept.values()))
-
-    @property
-    def precedence(self) -> tuple[bool, bool, int, int, int, bool]:
         p = self.pattern
-        return (
+        conditions: tuple[QueryCondition, ...] = ()
+        if p.query:
+            kept: dict[tuple[bool, str], QueryCondition] = {}
+            for cond in p.query:
+                kept.setdefault(_condition_identity(cond, self.allow), cond)
+            conditions = tuple(kept.values())
+        self.conditions = conditions
+        self.precedence = (
             not (p.is_wildcard and not self.allow),
             not p.match_subdomains,
             p.host_length,
             len(p.path),
-            len(self.conditions),
+            len(conditions),
             self.allow,
         )
 
@@ -75,10 +80,9 @@ class Decision:
         return self.rule.pattern.text if self.rule else None
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedUrl:
+class ParsedUrl(NamedTuple):
     scheme: str
-    host: str  # canonical, one trailing dot removed
+    host: str  # canonical, trailing dots removed
     port: int  # effective port; -1 where the scheme has none
     path: str
     query: tuple[str, ...] | None  # '&'-separated tokens, None without a '?'

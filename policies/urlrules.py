@@ -17,7 +17,7 @@ Two readers share one segmentation:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import ada_url
@@ -47,7 +47,9 @@ class QueryCondition:
     prefix: bool  # the token ended in `*`
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: frozen dataclasses pay for every field set, and a policy has 100,000 of these.
+# Nothing mutates a pattern after it is built.
+@dataclass(slots=True)
 class UrlPattern:
     text: str
     scheme: str  # "" matches every scheme
@@ -56,6 +58,11 @@ class UrlPattern:
     port: int  # 0 matches every port
     path: str  # a prefix of the URL's path; "" matches every path
     query: tuple[QueryCondition, ...]
+    # The host as the matcher indexes it: trailing dots do not make another host.
+    host_key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.host_key = self.host.rstrip(".")
 
     @property
     def is_wildcard(self) -> bool:
@@ -73,11 +80,6 @@ class UrlPattern:
     def host_length(self) -> int:
         # Chromium keeps subdomain hosts with a leading dot and compares those lengths.
         return len(self.host) + 1 if self.match_subdomains and self.host else len(self.host)
-
-    @property
-    def host_key(self) -> str:
-        """The host as the matcher indexes it: trailing dots do not make another host."""
-        return self.host.rstrip(".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +178,19 @@ def _query_conditions(query: str) -> tuple[QueryCondition, ...]:
     return tuple(conditions)
 
 
+# `[http[s]://][.]host[/path]` with a lower-case ASCII name: most patterns IT writes. Read
+# directly, it gives the same result as the general path below, several times faster.
+_SIMPLE_RE = re.compile(
+    r"(?:(https?)://)?(\.?)((?!.*xn--)[a-z0-9_-]+(?:\.[a-z0-9_-]+)*)(/[^?#\\@:*\s]*)?"
+)
+
+
 def chromium_pattern(text: str) -> UrlPattern | None:
     """Read `text` as Chromium does; None where Chromium drops the pattern as invalid."""
+    m = _SIMPLE_RE.fullmatch(text)
+    if m and not _NUMERIC_LABEL_RE.match(m.group(3).rsplit(".", 1)[-1]):
+        scheme, dot, host, path = m.groups()
+        return UrlPattern(text, scheme or "", host, not dot, 0, path or "", ())
     seg = _segment(text)
     if seg is None:
         return None
