@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,9 +77,16 @@ class PolicyCache:
         self._key = key
         self._lock = threading.Lock()
         self._policy: tuple[int, Policy] | None = None
+        self._checked = 0.0
         self._bundles: dict[tuple[int, str], SignedBundle] = {}
 
-    def current(self, db: Session) -> tuple[int, Policy] | None:
+    def current(self, db: Session, max_age: float = 0.0) -> tuple[int, Policy] | None:
+        """The newest imported policy. With `max_age`, a result checked less than that many
+        seconds ago is reused without asking the database (for the heartbeat path)."""
+        if max_age > 0:
+            with self._lock:
+                if self._policy is not None and time.monotonic() - self._checked < max_age:
+                    return self._policy
         row = db.execute(
             select(PolicyVersion.id).order_by(PolicyVersion.id.desc()).limit(1)
         ).scalar_one_or_none()
@@ -86,6 +94,7 @@ class PolicyCache:
             return None
         with self._lock:
             if self._policy is not None and self._policy[0] == row:
+                self._checked = time.monotonic()
                 return self._policy
         text = db.execute(
             select(PolicyVersion.policy_json).where(PolicyVersion.id == row)
@@ -93,6 +102,7 @@ class PolicyCache:
         policy = Policy.model_validate_json(text)
         with self._lock:
             self._policy = (row, policy)
+            self._checked = time.monotonic()
             self._bundles.clear()
         return row, policy
 
@@ -100,10 +110,12 @@ class PolicyCache:
         found = self.current(db)
         return found[1] if found else None
 
-    def bundle_for_room(self, db: Session, room_id: str) -> SignedBundle | None:
+    def bundle_for_room(
+        self, db: Session, room_id: str, max_age: float = 0.0
+    ) -> SignedBundle | None:
         from policies.bundle import canonical_json, room_bundle
 
-        found = self.current(db)
+        found = self.current(db, max_age)
         if found is None:
             return None
         pid, policy = found

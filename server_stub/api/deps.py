@@ -17,7 +17,8 @@ from server_stub.state import AppState
 bearer = HTTPBearer(auto_error=False, description="The device token from enrollment.")
 
 
-def get_state(request: Request) -> AppState:
+# Trivial dependencies are `async def` so FastAPI runs them inline instead of in a worker thread.
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.lg
     return state
 
@@ -33,7 +34,7 @@ def unauthorized(detail: str = "unknown or revoked device token") -> HTTPExcepti
     )
 
 
-def device_token_hash(
+async def device_token_hash(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:

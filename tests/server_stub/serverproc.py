@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -143,3 +144,34 @@ def sign_in(client: httpx.Client, username: str, password: str = PASSWORD) -> st
     found = field.search(page.text)
     assert found is not None
     return found.group(1)
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextlib.contextmanager
+def scratch_postgres() -> Iterator[str]:
+    """A new empty database on the local PostgreSQL, dropped afterwards."""
+    import secrets
+
+    import psycopg
+
+    name = f"lg_scratch_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def enroll_many(base_url: str, token: str, count: int) -> list[str]:
+    """Enrolls `count` devices; returns their device tokens."""
+    tokens = []
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for i in range(count):
+            r = client.post("/api/v1/enroll", json={"token": token, "hostname": f"sim-{i:04d}"})
+            r.raise_for_status()
+            tokens.append(r.json()["device_token"])
+    return tokens
