@@ -40,6 +40,8 @@ def _left(value: datetime | None) -> str:
     seconds = int((value - utcnow()).total_seconds())
     if seconds <= 0:
         return "ended"
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
