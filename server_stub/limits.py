@@ -23,31 +23,30 @@ class BodySizeLimit:
             return
         seen = 0
         started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
+                if seen > self.max_bytes and not refused:
+                    refused = True
+                    if not started:
+                        await _too_large(send, self.max_bytes)
+                    # The app sees the client go away and stops reading; its answer is dropped.
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _too_large(send, self.max_bytes)
-
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, limited_receive, tracking_send)
 
 
 async def _too_large(send: Send, limit: int) -> None:
