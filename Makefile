@@ -12,14 +12,7 @@ $(PY):
 	touch $@
 
 demo: .venv/.demo-deps
-	.venv/bin/lessongate-policy check policies/default
-	@echo "--- room lab-3a, closed (no lesson running):"
-	.venv/bin/lessongate-policy explain policies/default --room lab-3a \
-		https://spaceplace.nasa.gov/seasons/en/ https://accounts.google.com/
-	@echo "--- room lab-3a during a lesson on NGSS.3-ESS2-1 (weather and seasons):"
-	.venv/bin/lessongate-policy explain policies/default --room lab-3a --objective NGSS.3-ESS2-1 \
-		https://spaceplace.nasa.gov/seasons/en/ https://www.youtube.com/ \
-		"https://translate.google.com/translate?u=https://spaceplace.nasa.gov/seasons/en/"
+	$(PY) scripts/demo.py
 
 setup:
 	scripts/setup-test-env.sh

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -97,8 +97,7 @@ class ReportClient:
         self.last_contact: float | None = None
         self.last_error: str | None = None
         self.policy_rejected: str | None = None
-        self._rejected_etag: str | None = None
-        self._rejected_version: str | None = None
+        self._last_rejection: tuple[str, str] | None = None
         self.skew = 0.0  # server clock minus ours, from heartbeat answers
         self.interval = float(cfg.heartbeat_seconds or 30)
         self._pin_client: ServerClient | None = None
@@ -203,7 +202,7 @@ class ReportClient:
         if stop.is_set():
             return
         loops = (self._heartbeats, self._deliveries, self._commands, self._policies)
-        tasks = [asyncio.create_task(loop(stop)) for loop in loops]
+        tasks = [asyncio.create_task(self._supervised(loop, stop)) for loop in loops]
         try:
             await stop.wait()
         finally:
@@ -212,6 +211,19 @@ class ReportClient:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    async def _supervised(
+        self, loop: Callable[[asyncio.Event], Coroutine[Any, Any, None]], stop: asyncio.Event
+    ) -> None:
+        """A bug in one loop must not end reporting for good: log it, say it, start again."""
+        while not stop.is_set():
+            try:
+                await loop(stop)
+                return
+            except Exception as e:
+                log.exception("report loop %s failed", loop.__name__)
+                self.last_error = f"{loop.__name__.strip('_')} failed: {e}"
+                await wait_any(5.0, stop)
 
     async def _enroll_loop(self, stop: asyncio.Event) -> None:
         backoff = Backoff(base=5.0, cap=600.0)
@@ -274,7 +286,7 @@ class ReportClient:
             self.interval = float(interval)
         version = answer.get("policy_version")
         current = self.keeper.bundle_version if self.keeper else None
-        if version and version != current and version != self._rejected_version:
+        if version and version != current:
             self._policy_due.set()
 
     async def _deliveries(self, stop: asyncio.Event) -> None:
@@ -339,6 +351,11 @@ class ReportClient:
             self._policy_due.clear()
             try:
                 await in_thread(self._sync_policy, client)
+            except BundleRejected:
+                # Forged in transit or broken at the source: try again later, not on every
+                # heartbeat that still names the newer version.
+                await wait_any(backoff.next_delay(), stop)
+                continue
             except ServerError as e:
                 self._fail("policy", e)
                 self._server_back.clear()
@@ -352,16 +369,17 @@ class ReportClient:
         keeper = self.keeper
         assert keeper is not None
         etag, body = client.get_policy(keeper.etag)
-        if body is not None and not (etag and etag == self._rejected_etag):
+        if body is not None:
             version = str(body.get("version"))[:100]
             try:
                 policy = keeper.accept(body, etag)
             except BundleRejected as e:
-                self._rejected_etag, self._rejected_version = etag, version
                 self.policy_rejected = f"version {version}: {e}"
                 log.warning("policy bundle rejected: %s", self.policy_rejected)
-                self._svc().report("policy_rejected", {"version": version, "reason": str(e)})
-            else:
-                self.policy_rejected = self._rejected_etag = self._rejected_version = None
-                self._svc().update_policy(policy)
+                if self._last_rejection != (version, str(e)):
+                    self._last_rejection = (version, str(e))
+                    self._svc().report("policy_rejected", {"version": version, "reason": str(e)})
+                raise
+            self.policy_rejected = self._last_rejection = None
+            self._svc().update_policy(policy)
         self.verifiers.refresh(client.verifiers())

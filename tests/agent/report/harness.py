@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,18 @@ AGENT = [sys.executable, "-m", "agent.cli"]
 ROOM = "lab-3a"
 OBJECTIVE = "NGSS.3-ESS2-1"
 TEACHER, PASSWORD, PIN = "t-demo", "correct horse battery", "482913"
+
+
+@contextlib.contextmanager
+def scratch_dir() -> Iterator[Path]:
+    """A private temp folder, on tmpfs when there is one: these tests are about delivery, and a
+    slow disk's fsyncs would only make them slow (durability has its own unit tests)."""
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    path = Path(tempfile.mkdtemp(prefix="lg-report-", dir=base))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def free_port() -> int:
@@ -47,11 +61,13 @@ def wait_for(check: Callable[[], Any], timeout: float = 20.0, every: float = 0.0
     raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
 
 
-def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
+def stop_process(
+    proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, grace: float = 15.0
+) -> None:
     if proc.poll() is None:
         os.kill(proc.pid, sig)
         try:
-            proc.wait(15)
+            proc.wait(grace)
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(5)
@@ -74,8 +90,12 @@ class Server:
         assert out.returncode == 0, out.stderr.decode()
         return out.stdout.decode().strip()
 
-    def setup(self, teacher_room: str = ROOM) -> None:
+    def setup(self, teacher_room: str | None = ROOM) -> None:
+        """Imports the bundled policy; a teacher for `teacher_room` (None: no teacher, so the
+        device's PIN chain falls through to the local verifier file)."""
         self.cli("import-policy")
+        if teacher_room is None:
+            return
         self.cli(
             "create-teacher",
             TEACHER,
@@ -111,7 +131,8 @@ class Server:
 
     def stop(self) -> None:
         if self.proc is not None:
-            stop_process(self.proc)
+            # uvicorn's graceful stop waits for open long-polls (25 s); a test needs it gone.
+            stop_process(self.proc, grace=3.0)
             self.proc = None
 
     def db(self) -> sqlite3.Connection:
@@ -125,6 +146,23 @@ class Server:
             ).fetchall()
         out = [(r[0], r[1], json.loads(r[2])) for r in rows]
         return sorted(out, key=lambda r: int(r[2].get("seq", 0)))
+
+
+def local_events(state: Path) -> list[dict[str, Any]]:
+    """The agent's own JSON-lines event log, oldest first."""
+    out = []
+    for name in ("events.jsonl.1", "events.jsonl"):
+        path = state / name
+        if path.exists():
+            out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return out
+
+
+def blocked_connect(proxy_port: int, host: str = "not-in-lesson.invalid") -> bytes:
+    """A CONNECT the agent's proxy refuses before any lookup (the name is not in the policy)."""
+    with socket.create_connection(("127.0.0.1", proxy_port), timeout=5) as s:
+        s.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
+        return s.recv(200)
 
 
 def fast_verifier_file(path: Path, staff_id: str = "t-local", pin: str = "2468") -> None:

@@ -1,0 +1,114 @@
+"""A fault-injecting reverse proxy between the agent and the real server (loopback only).
+
+Modes: "pass" forwards; "500" answers every request with a server error; "hang" accepts and
+never answers; "close" drops the connection without a word; "garbage" answers 200 with bytes
+that are not JSON; "badsig" forwards but corrupts the signature of every policy bundle.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+
+from tests.agent.report.harness import free_port
+
+MODES = ("pass", "500", "hang", "close", "garbage", "badsig")
+
+
+class FaultProxy:
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.mode = "pass"
+        self.seen: dict[str, int] = {}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                proxy.handle(self)
+
+            def do_POST(self) -> None:
+                proxy.handle(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FaultProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.mode = "pass"
+        self.server.shutdown()
+        self.server.server_close()
+
+    def handle(self, h: BaseHTTPRequestHandler) -> None:
+        mode = self.mode
+        self.seen[mode] = self.seen.get(mode, 0) + 1
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        if mode == "hang":
+            end = time.monotonic() + 60
+            while self.mode == "hang" and time.monotonic() < end:
+                time.sleep(0.05)
+            h.close_connection = True
+            return
+        if mode == "close":
+            h.close_connection = True
+            h.connection.close()
+            return
+        if mode == "500":
+            self._reply(h, 500, b'{"detail":"injected"}', {"Content-Type": "application/json"})
+            return
+        if mode == "garbage":
+            self._reply(h, 200, b"\x00not json{{", {"Content-Type": "application/json"})
+            return
+        headers = {
+            k: v for k, v in h.headers.items() if k.lower() not in ("host", "content-length")
+        }
+        r = requests.request(
+            h.command,
+            self.upstream + h.path,
+            data=body,
+            headers=headers,
+            timeout=60,
+            allow_redirects=False,
+        )
+        out = r.content
+        if mode == "badsig" and h.path.startswith("/api/v1/policy") and r.status_code == 200:
+            doc = r.json()
+            sig = bytearray(base64.b64decode(doc["signature"]))
+            sig[0] ^= 0xFF
+            doc["signature"] = base64.b64encode(bytes(sig)).decode()
+            out = json.dumps(doc).encode()
+        keep = {
+            k: v
+            for k, v in r.headers.items()
+            if k.lower() in ("content-type", "etag", "www-authenticate")
+        }
+        self._reply(h, r.status_code, out, keep)
+
+    @staticmethod
+    def _reply(
+        h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]
+    ) -> None:
+        h.send_response(status)
+        for k, v in headers.items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if status != 304:
+            h.wfile.write(body)
