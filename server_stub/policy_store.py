@@ -106,6 +106,17 @@ class PolicyCache:
             self._bundles.clear()
         return row, policy
 
+    def recent_version(self, room_id: str, max_age: float) -> tuple[bool, str | None]:
+        """(True, version) from memory when the policy was checked less than `max_age` s ago and
+        the room's bundle is built; (False, None) when the database must be asked."""
+        with self._lock:
+            if self._policy is None or time.monotonic() - self._checked >= max_age:
+                return False, None
+            signed = self._bundles.get((self._policy[0], room_id))
+            if signed is not None:
+                return True, signed.version
+            return False, None
+
     def policy(self, db: Session) -> Policy | None:
         found = self.current(db)
         return found[1] if found else None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,3 +24,6 @@ class AppState:
     policies: PolicyCache
     hasher: Hasher
     notifier: Notifier
+    # SQLite has one writer at a time; queueing writers on a lock here is much cheaper than
+    # letting them collide and back off in SQLite's busy handler. Unused on PostgreSQL.
+    write_lock: threading.Lock = field(default_factory=threading.Lock)

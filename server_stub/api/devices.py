@@ -152,50 +152,61 @@ _HEARTBEAT = (
 POLICY_CHECK_S = 2.0
 
 
-@router.post("/heartbeat", responses=AUTH_ERRORS)
+@router.post(
+    "/heartbeat",
+    response_model=HeartbeatResponse,
+    responses=AUTH_ERRORS,
+)
 async def heartbeat(
     body: Heartbeat,
     state: StateDep,
     token_hash: Annotated[str, Depends(device_token_hash)],
-) -> HeartbeatResponse:
+) -> Response:
     """Report the device's current state; the server keeps only the latest one."""
-    # One hop to a worker thread for all the database work: heartbeats are most of the traffic.
-    return await run_in_threadpool(record_heartbeat, state, body, token_hash)
+    # Heartbeats are most of the traffic: one hop to a worker thread for all the database work,
+    # a Core connection instead of an ORM session, and the answer serialised once.
+    answer = await run_in_threadpool(record_heartbeat, state, body, token_hash)
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def record_heartbeat(state: AppState, body: Heartbeat, token_hash: str) -> HeartbeatResponse:
     now = utcnow()
-    with state.sessions() as db:
+    params = {
+        "p_token_hash": token_hash,
+        "p_last_seen_at": now,
+        "p_lock_state": body.lock_state,
+        "p_session": body.session.model_dump(mode="json") if body.session else None,
+        "p_policy_version": body.policy_version,
+        "p_health": body.health.model_dump(mode="json"),
+        "p_agent_version": body.agent_version,
+        "p_stats": {
+            "uptime_s": body.uptime_s,
+            "cpu_percent": body.cpu_percent,
+            "memory_percent": body.memory_percent,
+        },
+        "p_blocked_counts": body.blocked_counts,
+    }
+    with state.engine.connect() as conn:
         if state.settings.is_postgres:
             # The latest state of a device, overwritten every 30 s: losing the last instant of
             # it in a database crash costs nothing, waiting for the WAL flush costs throughput.
-            db.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        row = db.execute(
-            _HEARTBEAT,
-            {
-                "p_token_hash": token_hash,
-                "p_last_seen_at": now,
-                "p_lock_state": body.lock_state,
-                "p_session": body.session.model_dump(mode="json") if body.session else None,
-                "p_policy_version": body.policy_version,
-                "p_health": body.health.model_dump(mode="json"),
-                "p_agent_version": body.agent_version,
-                "p_stats": {
-                    "uptime_s": body.uptime_s,
-                    "cpu_percent": body.cpu_percent,
-                    "memory_percent": body.memory_percent,
-                },
-                "p_blocked_counts": body.blocked_counts,
-            },
-        ).first()
-        if row is None:
-            raise unauthorized()
-        db.commit()
-        version = None
-        if row.room_id is not None:
-            # A policy import reaches heartbeats within seconds; /policy always checks.
-            signed = state.policies.bundle_for_room(db, row.room_id, max_age=POLICY_CHECK_S)
-            version = signed.version if signed else None
+            conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            row = conn.execute(_HEARTBEAT, params).first()
+            conn.commit()
+        else:
+            with state.write_lock:
+                row = conn.execute(_HEARTBEAT, params).first()
+                conn.commit()
+    if row is None:
+        raise unauthorized()
+    version = None
+    if row.room_id is not None:
+        # A policy import reaches heartbeats within seconds; /policy always checks.
+        known, version = state.policies.recent_version(row.room_id, POLICY_CHECK_S)
+        if not known:
+            with state.sessions() as db:
+                signed = state.policies.bundle_for_room(db, row.room_id)
+                version = signed.version if signed else None
     return HeartbeatResponse(
         server_time=now,
         heartbeat_interval_s=state.settings.heartbeat_interval_s,
