@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -31,6 +32,7 @@ from server_stub.db.models import EnrollmentToken, Room, utcnow
 from server_stub.db.session import make_engine, make_sessionmaker
 from server_stub.people import PeopleError, create_user
 from server_stub.security import Hasher, new_token, token_digest
+from server_stub.state import AppState
 
 
 class CliError(Exception):
@@ -190,7 +192,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     app = create_app(settings, run_purge=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    state: AppState = app.state.lg
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level)
+    # Long-polls would otherwise hold a shutdown for up to their full wait.
+    config.timeout_graceful_shutdown = 5
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            state.notifier.close()
+            await super().shutdown(sockets)
+
+    Server(config).run()
     return 0
 
 

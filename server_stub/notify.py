@@ -26,13 +26,23 @@ class Notifier:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: set[asyncio.Future[str]] = set()
         self._generation: dict[str, int] = {}
+        # Set when the server begins to shut down: waiting long-polls answer at once (empty), so
+        # agents re-poll, perhaps another process, instead of being cut off with an error.
+        self.closing = False
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
 
     async def stop(self) -> None:
-        for fut in self._waiters:
-            fut.cancel()
+        self.close()
+
+    def close(self) -> None:
+        """Wake every waiting long-poll for good; call from the event loop."""
+        self.closing = True
+        waiters, self._waiters = self._waiters, set()
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result("")
 
     def published_in(self, db: Session, room_id: str) -> None:
         """Call inside the transaction that inserted a command for `room_id`, before commit."""
@@ -70,7 +80,7 @@ class Notifier:
         """Wait up to `timeout` s for a wake-up of `room_id` after generation `since`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.generation(room_id) == since:
+        while self.generation(room_id) == since and not self.closing:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
@@ -82,7 +92,7 @@ class Notifier:
                 return False
             finally:
                 self._waiters.discard(fut)
-        return True
+        return self.generation(room_id) != since
 
 
 class PostgresNotifier(Notifier):

@@ -93,6 +93,6 @@ async def poll_commands(
         generation = notifier.generation(room_id)
         found = await run_in_threadpool(_after, state, room_id, after)
         remaining = deadline - loop.time()
-        if found or remaining <= 0:
+        if found or remaining <= 0 or notifier.closing:
             return CommandsResponse(cursor=found[-1].id if found else after, commands=found)
         await notifier.wait(room_id, generation, min(remaining, state.settings.poll_interval_s))

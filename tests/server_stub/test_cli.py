@@ -102,3 +102,38 @@ def test_command_line_errors_are_clear(
     assert "not imported" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["create-enrollment-token", *d])  # needs --room or --school
+
+
+def test_serve_answers_pending_long_polls_when_stopped(tmp_path: Path) -> None:
+    import threading
+
+    import httpx
+
+    from tests.server_stub.serverproc import Server, enroll_many, prepare
+
+    data = tmp_path / "data"
+    token = prepare(data)
+    server = Server(data)
+    try:
+        device = enroll_many(server.url, token, 1)[0]
+        answers: list[httpx.Response] = []
+
+        def poll() -> None:
+            answers.append(
+                httpx.get(
+                    f"{server.url}/api/v1/commands",
+                    params={"after": 0, "wait": 25},
+                    headers={"Authorization": f"Bearer {device}"},
+                    timeout=60,
+                )
+            )
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        # The poll is waiting once the server has it; give it a moment to get there.
+        poller.join(1.5)
+    finally:
+        server.stop()
+    poller.join(30)
+    assert answers and answers[0].status_code == 200
+    assert answers[0].json() == {"cursor": 0, "commands": []}

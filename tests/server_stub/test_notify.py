@@ -65,3 +65,18 @@ def test_notify_from_one_connection_wakes_another_listener(pg_url: str) -> None:
             await b.stop()
 
     assert asyncio.run(scenario()) is True
+
+
+def test_close_releases_every_waiter_for_good() -> None:
+    async def scenario() -> list[bool]:
+        n = Notifier()
+        await n.start()
+        waits = [asyncio.create_task(n.wait(r, n.generation(r), 30)) for r in ("a", "b")]
+        await asyncio.sleep(0.01)
+        n.close()
+        done = await asyncio.gather(*waits)
+        again = await n.wait("a", n.generation("a"), 30)
+        return [*done, again]
+
+    # Woken without a command: the long-poll answers empty and the agent polls again.
+    assert asyncio.run(scenario()) == [False, False, False]
