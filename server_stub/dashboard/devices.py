@@ -79,6 +79,36 @@ def revoke_device(
     return RedirectResponse("/devices", status.HTTP_303_SEE_OTHER)
 
 
+@router.post("/devices/{device_id}/room")
+def assign_room(
+    request: Request,
+    device_id: str,
+    db: DbDep,
+    who: AdminDep,
+    room_id: Annotated[str, Form(max_length=64)],
+    csrf_token: Csrf = "",
+) -> Response:
+    """Place a device (e.g. one enrolled with a school-wide token) in a room."""
+    check_csrf(request, who, csrf_token)
+    device = db.get(Device, device_id)
+    room = db.get(Room, room_id)
+    if device is None or room is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such device or room")
+    previous = device.room_id
+    device.room_id, device.school = room.id, room.school
+    audit.record(
+        db,
+        actor=who.user.username,
+        role=who.user.role,
+        action="device_assign",
+        room_id=room.id,
+        device_id=device.id,
+        detail=f"{device.hostname}: from {previous or 'unassigned'}",
+    )
+    db.commit()
+    return RedirectResponse("/devices", status.HTTP_303_SEE_OTHER)
+
+
 @router.post("/enrollment-tokens", response_class=HTMLResponse)
 def create_token(
     request: Request,

@@ -92,3 +92,29 @@ def test_enrollment_token_is_shown_once_and_works(sqlite_world: World) -> None:
     assert token.group(1) not in w.client.get("/devices").text
     bad = w.client.post("/enrollment-tokens", data={"csrf_token": csrf, "scope": "room:nope"})
     assert bad.status_code == 400
+
+
+def test_it_places_an_unassigned_device_in_a_room(sqlite_world: World) -> None:
+    w = sqlite_world
+    token = w.enrollment_token(room=None, school="North Elementary")
+    device = w.client.post("/api/v1/enroll", json={"token": token, "hostname": "stray"}).json()
+    assert device["room_id"] is None
+    assert w.client.get("/api/v1/policy", headers=w.auth(device)).status_code == 409
+    csrf = sign_in(w.client, "it")
+    r = w.client.post(
+        f"/devices/{device['device_id']}/room",
+        data={"csrf_token": csrf, "room_id": "lab-4b"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    policy = w.client.get("/api/v1/policy", headers=w.auth(device))
+    assert policy.status_code == 200 and policy.json()["room_id"] == "lab-4b"
+    missing = w.client.post(
+        f"/devices/{device['device_id']}/room", data={"csrf_token": csrf, "room_id": "nope"}
+    )
+    assert missing.status_code == 404
+    sign_in(w.client, "alice")
+    teacher = w.client.post(
+        f"/devices/{device['device_id']}/room", data={"csrf_token": csrf, "room_id": "lab-3a"}
+    )
+    assert teacher.status_code == 403
