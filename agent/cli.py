@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("reload", help="re-read the policy folder")
     sub.add_parser("panel", help="open the student/teacher window")
     sub.add_parser("selftest", help="check this build: bundled policy, proxy decisions")
+    sub.add_parser("verify-signature", help=argparse.SUPPRESS)  # agent.report.verify's helper
     en = sub.add_parser("enroll", help="enroll this device with the LessonGate server")
     en.add_argument("--server", help="server URL (default: server_url in the config)")
     en.add_argument("--token", required=True, help="enrollment token from IT")
@@ -261,6 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from agent import selftest
 
         return selftest.main()
+    if args.cmd == "verify-signature":
+        from agent.report import verify
+
+        return verify.main()
     if args.cmd == "hash-pin":
         from agent import teacher_auth
 

@@ -118,8 +118,17 @@ def select_backend(state_dir: Path) -> KeyringBackend:
 
 
 class TokenStore:
-    def __init__(self, state_dir: Path, backend: KeyringBackend | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, backend: KeyringBackend | None = None, hint: str | None = None
+    ) -> None:
+        """`hint="file"`: the token was stored in the file backend; use it without a search."""
+        if backend is None and hint == "file":
+            backend = FileKeyring(state_dir / FILE_NAME)
         self.backend = backend or select_backend(state_dir)
+
+    @property
+    def kind(self) -> str:
+        return "file" if isinstance(self.backend, FileKeyring) else "keyring"
 
     @property
     def where(self) -> str:

@@ -15,7 +15,7 @@ import contextlib
 import platform
 import socket
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,9 @@ class Enrollment:
     signing_key_id: str
     heartbeat_interval_s: int
     enrolled_at: float
+    # "file" (FileKeyring in the state folder) or "keyring" (the OS store keyring picked). The
+    # agent goes straight to the file when it can: keyring's search loads every backend (~10 MB).
+    credential_store: str = "keyring"
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Enrollment:
@@ -54,6 +57,7 @@ class Enrollment:
             signing_key_id=str(raw["signing_key_id"]),
             heartbeat_interval_s=int(raw.get("heartbeat_interval_s") or 30),
             enrolled_at=float(raw.get("enrolled_at") or 0),
+            credential_store=str(raw.get("credential_store") or "keyring"),
         )
 
 
@@ -77,8 +81,16 @@ def public_key_bytes(b64: str) -> bytes:
 class EnrollmentStore:
     def __init__(self, state_dir: Path, tokens: TokenStore | None = None) -> None:
         self.state_dir = state_dir
-        self.tokens = tokens or TokenStore(state_dir)
+        self._tokens = tokens
         self.problem: str | None = None
+
+    @property
+    def tokens(self) -> TokenStore:
+        if self._tokens is None:
+            found = self.load()
+            hint = found.credential_store if found is not None else None
+            self._tokens = TokenStore(self.state_dir, hint=hint)
+        return self._tokens
 
     def load(self) -> Enrollment | None:
         loaded = read_json(self.state_dir / RECORD)
@@ -124,6 +136,7 @@ class EnrollmentStore:
 
     def save(self, enrollment: Enrollment, device_token: str) -> None:
         old = self.load()
+        enrollment = replace(enrollment, credential_store=self.tokens.kind)
         self.tokens.save(enrollment.device_id, device_token)
         for name in PER_ENROLLMENT:
             with contextlib.suppress(FileNotFoundError):
