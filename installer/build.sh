@@ -18,4 +18,4 @@ for bundle in "$dist"/lessongate-agent "$dist"/lessongate-panel; do
   [ -d "$bundle" ] || continue
   find "$bundle" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 done
-echo "built: $(ls -d "$dist"/lessongate-* | tr '\n' ' ')"
+echo "built:" "$dist"/lessongate-*

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.installer.throwaway_root import debian_root, run_in_root
+from tests.installer.throwaway_root import REPO, debian_root, run_in_root
 
 SCRIPTS = ("config", "postinst", "prerm", "postrm")
 
@@ -189,3 +189,11 @@ def test_purge_leaves_nothing_behind(scenario: dict[str, list[str]]) -> None:
     assert scenario.get("TABLE", []) == []
     assert scenario.get("LEFT_DIR", []) == []
     assert scenario["FIREFOX"] == ['{"policies": {"it": "own"}}']
+
+
+def test_build_scripts_pass_shellcheck() -> None:
+    scripts = [REPO / "installer" / "build.sh", REPO / "installer" / "debian" / "build-deb.sh"]
+    done = subprocess.run(
+        ["shellcheck", *map(str, scripts)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout
