@@ -20,6 +20,15 @@ from agent.plan import EnforcementPlan
 T = TypeVar("T")
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where installed (faster accept, connect and relay), else asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class ProxyEnforcer:
     name = "proxy"
 
@@ -81,7 +90,7 @@ class ProxyEnforcer:
         with self._lock:
             if self._server is not None and self._server.listening:
                 return
-            loop = asyncio.new_event_loop()
+            loop = new_event_loop()
             server = ProxyServer(self.config, self._resolver)
             thread = threading.Thread(target=loop.run_forever, name="lessongate-proxy", daemon=True)
             thread.start()

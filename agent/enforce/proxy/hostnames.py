@@ -6,7 +6,8 @@ import ipaddress
 import re
 
 # Letters, digits, hyphens and underscores (some real hosts use them); at most 63 per label.
-_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 
 
 def normalize_host(text: str) -> str | None:
@@ -16,15 +17,15 @@ def normalize_host(text: str) -> str | None:
         host = host[1:-1]
     if not host or len(host) > 253 + 1:
         return None
-    ip = ip_literal(host)
-    if ip is not None:
-        return ip
+    # Only a text ending in a digit (IPv4) or holding a colon (IPv6) can be an IP literal; the
+    # check keeps the usual case, a name, off ipaddress's exception path.
+    if ":" in host or host[-1].isdigit():
+        ip = ip_literal(host)
+        if ip is not None:
+            return ip
     if host.endswith("."):
         host = host[:-1]
-    labels = host.split(".")
-    if not all(_LABEL.match(label) for label in labels):
-        return None
-    return host
+    return host if _NAME.fullmatch(host) else None
 
 
 def ip_literal(text: str) -> str | None:

@@ -7,6 +7,7 @@ bounded cache so a page that opens twenty connections to one host costs one look
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -26,14 +27,14 @@ class SystemResolver:
         self._cache: OrderedDict[str, tuple[float, list[str]]] = OrderedDict()
 
     async def resolve(self, host: str) -> list[str]:
+        now = time.monotonic()
+        hit = self._cache.get(host)  # first: the hot path is a name resolved moments ago
+        if hit is not None and hit[0] > now:
+            return hit[1]
         try:
             return [str(ipaddress.ip_address(host))]
         except ValueError:
             pass
-        now = time.monotonic()
-        hit = self._cache.get(host)
-        if hit is not None and hit[0] > now:
-            return hit[1]
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
@@ -47,6 +48,7 @@ class SystemResolver:
         return addresses
 
 
+@functools.lru_cache(maxsize=4096)
 def usable_upstream(address: str, allow_loopback: bool) -> bool:
     """Whether the proxy may connect to `address`: never unspecified or multicast, and never
     loopback (where the agent's own services listen) unless configured for loopback tests."""

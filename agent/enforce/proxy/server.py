@@ -1,8 +1,10 @@
 """The filtering proxy's one I/O loop: accept, read the name, decide, connect, relay.
 
-Parsing lives in `sni` and `http_host` (pure); deciding is `rules.host_allowed(host)`; this module
-only moves bytes. It never decrypts TLS and never connects to the address a client picked: an
-allowed name is resolved here and the connection goes there, so a forged SNI/Host gets nowhere.
+Parsing lives in `sni` and `http_host` (pure); deciding is `rules.allows_host(host)` (the
+compiled rules' fast path); this module only moves bytes, and once a tunnel is up it hands both
+sockets to `relay.Pipe`, which forwards in the transports' callbacks. It never decrypts TLS and
+never connects to the address a client picked: an allowed name is resolved here and the
+connection goes there, so a forged SNI/Host gets nowhere.
 
 Modes: "transparent" (nftables redirects students' TCP 80/443 here; the original destination is
 read only for its port) and "explicit" (an HTTP proxy with CONNECT and absolute-form requests).
@@ -17,10 +19,10 @@ import socket
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from agent.enforce.proxy import responses
+from agent.enforce.proxy import responses, splice
 from agent.enforce.proxy.counters import BlockCounter, ProxyStats
 from agent.enforce.proxy.http_host import BadRequest, RequestHead, RequestHeadReader
-from agent.enforce.proxy.relay import Tunnel, close_gently, relay
+from agent.enforce.proxy.relay import Pipe, Tunnel, close_gently, link, splice_client
 from agent.enforce.proxy.resolver import Resolver, SystemResolver, usable_upstream
 from agent.enforce.proxy.sni import NEED_MORE, ClientHello, ClientHelloReader
 
@@ -29,25 +31,15 @@ _SO_ORIGINAL_DST = 80
 _SOL_IPV6 = 41
 
 
-class HostDecision(Protocol):
-    @property
-    def allowed(self) -> bool: ...
-
-
 class HostRules(Protocol):
-    def host_allowed(self, host: str) -> HostDecision: ...
-
-
-@dataclass(frozen=True)
-class _Denied:
-    allowed: bool = False
+    def allows_host(self, host: str) -> bool: ...
 
 
 class DenyAll:
     """The rules before any plan arrives and after a failure: nothing is reachable."""
 
-    def host_allowed(self, host: str) -> HostDecision:
-        return _Denied()
+    def allows_host(self, host: str) -> bool:
+        return False
 
 
 @dataclass(frozen=True)
@@ -66,14 +58,25 @@ class ProxyConfig:
     tls_port: int = 443
     http_port: int = 80
     allow_loopback_upstream: bool = False  # only for tests whose "internet" is loopback
+    splice: bool = True  # zero-copy relay where the OS has splice(2); else the protocol relay
 
 
 @dataclass
 class _Client:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
-    deadline: float
+    timer: asyncio.TimerHandle | None = None  # the head deadline: one handle per connection
+    timed_out: bool = False
     tunnel: Tunnel | None = field(default=None)
+
+    def expire(self) -> None:
+        self.timed_out = True
+        self.writer.transport.abort()  # the pending read then ends with b""
+
+    def head_read(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 class ProxyServer:
@@ -86,6 +89,7 @@ class ProxyServer:
         self._servers: list[asyncio.Server] = []
         self._tunnels: set[Tunnel] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._splice_slots = splice.slots() if config.splice and splice.AVAILABLE else 0
         self.port = config.port
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -130,7 +134,7 @@ class ProxyServer:
         self._rules = rules
         self.blocked.start_session(session_id)
         for tunnel in list(self._tunnels):
-            if not rules.host_allowed(tunnel.host).allowed:
+            if not rules.allows_host(tunnel.host):
                 tunnel.close()
 
     # -- one connection ------------------------------------------------------------------------
@@ -142,7 +146,8 @@ class ProxyServer:
             return
         self.stats.active += 1
         loop = asyncio.get_running_loop()
-        client = _Client(reader, writer, loop.time() + self.config.head_timeout)
+        client = _Client(reader, writer)
+        client.timer = loop.call_later(self.config.head_timeout, client.expire)
         try:
             if self.config.mode == "transparent":
                 await self._transparent(client)
@@ -155,16 +160,17 @@ class ProxyServer:
         except Exception:  # one bad connection must never take the proxy down
             log.exception("proxy connection failed")
         finally:
+            client.head_read()
+            if client.timed_out:
+                self.stats.timeouts += 1
             self.stats.active -= 1
             if client.tunnel is not None:
                 self._tunnels.discard(client.tunnel)
             writer.transport.abort() if writer.transport.is_closing() else writer.close()
 
     async def _read(self, client: _Client) -> bytes:
-        remaining = client.deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise TimeoutError
-        return await asyncio.wait_for(client.reader.read(4096), remaining)
+        # Bounded by the connection's head timer (a wait_for per read would cost a task).
+        return await client.reader.read(16 * 1024)
 
     async def _transparent(self, client: _Client) -> None:
         original_port = _original_port(client.writer)
@@ -179,6 +185,7 @@ class ProxyServer:
                 if not chunk:
                     return
                 result = hello.feed(chunk)
+            client.head_read()
             host = result.server_name if isinstance(result, ClientHello) else None
             if host is None or not self._allowed(host):
                 await close_gently(client.reader, client.writer, responses.TLS_ACCESS_DENIED)
@@ -192,6 +199,7 @@ class ProxyServer:
             if not chunk:
                 return
             parsed = head.feed(chunk)
+        client.head_read()
         if isinstance(parsed, BadRequest) or not isinstance(parsed, RequestHead):
             await self._refuse_http(client, parsed)
             return
@@ -211,6 +219,7 @@ class ProxyServer:
             if not chunk:
                 return
             parsed = head.feed(chunk)
+        client.head_read()
         if not isinstance(parsed, RequestHead) or parsed.form == "origin":
             await self._refuse_http(client, parsed)
             return
@@ -232,7 +241,7 @@ class ProxyServer:
         return self.config.ui_port
 
     def _allowed(self, host: str) -> bool:
-        if self._rules.host_allowed(host).allowed:
+        if self._rules.allows_host(host):
             self.stats.allowed += 1
             return True
         self.stats.blocked += 1
@@ -257,49 +266,104 @@ class ProxyServer:
         http: bool = False,
         connect: bool = False,
     ) -> None:
-        upstream = await self._connect(host, port)
+        if self._splice_slots > 0:
+            self._splice_slots -= 1
+            try:
+                return await self._spliced(client, host, port, first, http=http, connect=connect)
+            finally:
+                self._splice_slots += 1
+        tunnel = Tunnel(host, client.writer.transport)  # type: ignore[arg-type]
+        up_pipe = Pipe(tunnel, paused=True)  # nothing to forward to until the client is spliced
+        if not await self._connect(host, port, up_pipe):
+            self.stats.upstream_errors += 1
+            page = responses.error_page(502, "Bad Gateway", f"{host} could not be reached")
+            await close_gently(client.reader, client.writer, page if (http or connect) else b"")
+            return
+        if connect:
+            client.writer.write(responses.CONNECT_OK)
+        client_pipe, leftover, eof = splice_client(tunnel, client.reader, client.writer)
+        link(client_pipe, up_pipe, first + leftover, eof)
+        client.tunnel = tunnel
+        self._tunnels.add(tunnel)
+        # The rules may have changed while we were connecting.
+        if not self._rules.allows_host(host):
+            tunnel.close()
+        await tunnel.done
+
+    async def _spliced(
+        self, client: _Client, host: str, port: int, first: bytes, *, http: bool, connect: bool
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        upstream = await self._connect_socket(host, port)
         if upstream is None:
             self.stats.upstream_errors += 1
             page = responses.error_page(502, "Bad Gateway", f"{host} could not be reached")
             await close_gently(client.reader, client.writer, page if (http or connect) else b"")
             return
-        up_reader, up_writer = upstream
-        if connect:
-            client.writer.write(responses.CONNECT_OK)
-        if first:
-            up_writer.write(first)
-        tunnel = Tunnel(host, client.writer, up_writer)
+        try:
+            own = splice.take_socket(client.reader, client.writer)
+        except OSError:
+            upstream.close()
+            raise
+        tunnel = splice.SpliceTunnel(host, own.sock, upstream)
         client.tunnel = tunnel
-        self._tunnels.add(tunnel)
-        # The rules may have changed while we were connecting.
-        if not self._rules.host_allowed(host).allowed:
+        try:
+            if connect:
+                await loop.sock_sendall(own.sock, responses.CONNECT_OK)
+            if first or own.leftover:
+                await loop.sock_sendall(upstream, first + own.leftover)
+        except OSError:
             tunnel.close()
             return
-        await relay(tunnel, client.reader, up_reader)
+        self._tunnels.add(tunnel)
+        if not self._rules.allows_host(host):  # the rules may have changed while connecting
+            tunnel.close()
+            return
+        tunnel.start()
+        await tunnel.done
 
-    async def _connect(
-        self, host: str, port: int
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    async def _connect_socket(self, host: str, port: int) -> socket.socket | None:
         loop = asyncio.get_running_loop()
+        async with asyncio.timeout(self.config.connect_timeout):
+            addresses = await self._resolver.resolve(host)
         deadline = loop.time() + self.config.connect_timeout
-        addresses = await asyncio.wait_for(
-            self._resolver.resolve(host), self.config.connect_timeout
-        )
         for address in addresses:
             if not usable_upstream(address, self.config.allow_loopback_upstream):
                 continue
             if address in self.config.listen and port == self.port:
                 continue  # would loop back into ourselves
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
-                return await asyncio.wait_for(
-                    asyncio.open_connection(address, port, limit=256 * 1024), remaining
-                )
+                async with asyncio.timeout_at(deadline):
+                    await loop.sock_connect(sock, (address, port))
+                return sock
             except (OSError, TimeoutError):
-                continue
+                sock.close()
+                if loop.time() >= deadline:
+                    break
         return None
+
+    async def _connect(self, host: str, port: int, pipe: Pipe) -> bool:
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(self.config.connect_timeout):
+            addresses = await self._resolver.resolve(host)
+        deadline = loop.time() + self.config.connect_timeout
+        for address in addresses:
+            if not usable_upstream(address, self.config.allow_loopback_upstream):
+                continue
+            if address in self.config.listen and port == self.port:
+                continue  # would loop back into ourselves
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await loop.create_connection(lambda: pipe, address, port)
+                return True
+            except (OSError, TimeoutError):
+                if loop.time() >= deadline:
+                    break
+        return False
 
     async def _sweep_idle(self) -> None:
         interval = max(0.05, min(self.config.idle_timeout / 4, 30.0))

@@ -102,40 +102,62 @@ class ClientHelloReader:
 
 
 def parse_client_hello_body(body: bytes) -> ClientHello | NotTls:
-    """The ClientHello message body (after the 4-byte handshake header)."""
-    cur = _Cursor(body)
-    cur.take(2 + 32)  # legacy_version, random
-    cur.take(cur.uint(1))  # legacy_session_id
-    cur.take(cur.uint(2))  # cipher_suites
-    cur.take(cur.uint(1))  # legacy_compression_methods
-    if cur.done():
+    """The ClientHello message body (after the 4-byte handshake header).
+
+    Walks the body with plain offsets (this runs for every new HTTPS connection; a cursor object
+    per field cost a third of the proxy's time per tunnel). Truncation raises ValueError."""
+    end = len(body)
+    pos = 2 + 32  # legacy_version, random
+    pos = _skip(body, pos, 1, end)  # legacy_session_id
+    pos = _skip(body, pos, 2, end)  # cipher_suites
+    pos = _skip(body, pos, 1, end)  # legacy_compression_methods
+    if pos >= end:
         return ClientHello(server_name=None)  # no extensions at all (SSLv3-style hello)
-    extensions = _Cursor(cur.take(cur.uint(2)))
+    ext_end = _skip(body, pos, 2, end)
+    pos += 2
     name: str | None = None
     ech = False
     seen: set[int] = set()
-    while not extensions.done():
-        ext_type = extensions.uint(2)
-        data = extensions.take(extensions.uint(2))
+    while pos < ext_end:
+        if pos + 4 > ext_end:
+            raise ValueError("truncated")
+        ext_type = (body[pos] << 8) | body[pos + 1]
+        data_end = _skip(body, pos + 2, 2, ext_end)
+        data_start = pos + 4
+        pos = data_end
         if ext_type in seen:
             return NotTls(f"duplicate extension {ext_type}")
         seen.add(ext_type)
         if ext_type == _EXT_ECH:
             ech = True
         elif ext_type == _EXT_SERVER_NAME:
-            parsed = _server_name(data)
+            parsed = _server_name(body[data_start:data_end])
             if isinstance(parsed, NotTls):
                 return parsed
             name = parsed
     return ClientHello(server_name=name, ech=ech)
 
 
+def _skip(data: bytes, pos: int, size: int, end: int) -> int:
+    """The offset after a `size`-byte length prefix at `pos` and the bytes it counts."""
+    if pos + size > end:
+        raise ValueError("truncated")
+    after = pos + size + int.from_bytes(data[pos : pos + size], "big")
+    if after > end:
+        raise ValueError("truncated")
+    return after
+
+
 def _server_name(data: bytes) -> str | NotTls:
-    cur = _Cursor(data)
-    names = _Cursor(cur.take(cur.uint(2)))
-    while not names.done():
-        name_type = names.uint(1)
-        value = names.take(names.uint(2))
+    end = _skip(data, 0, 2, len(data))
+    pos = 2
+    while pos < end:
+        if pos + 1 > end:
+            raise ValueError("truncated")
+        name_type = data[pos]
+        value_end = _skip(data, pos + 1, 2, end)
+        value = data[pos + 3 : value_end]
+        pos = value_end
         if name_type == 0:  # host_name; RFC 6066 allows exactly one
             try:
                 host = normalize_host(value.decode("ascii"))
@@ -143,22 +165,3 @@ def _server_name(data: bytes) -> str | NotTls:
                 host = None
             return host if host is not None else NotTls("server name is not a valid host name")
     return NotTls("server_name extension without a host name")
-
-
-class _Cursor:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    def take(self, n: int) -> bytes:
-        if self._pos + n > len(self._data):
-            raise ValueError("truncated")
-        chunk = self._data[self._pos : self._pos + n]
-        self._pos += n
-        return chunk
-
-    def uint(self, n: int) -> int:
-        return int.from_bytes(self.take(n), "big")
-
-    def done(self) -> bool:
-        return self._pos >= len(self._data)
