@@ -27,3 +27,6 @@ class EnforcementPlan:
     # policies cannot expire by themselves). The session machine owns the authoritative,
     # monotonic deadline.
     expires_at: float | None = None
+    # Programs the process backend ends (the policy's `denied_processes`), the same in every
+    # state; carried by the plan so a policy update reaches the watcher like any other rule.
+    denied_processes: tuple[str, ...] = ()

@@ -24,6 +24,8 @@ from policies._source import IssueLog, SourceFile
 M = TypeVar("M", bound=BaseModel)
 
 _BAND_PATTERN_MARK = "(K|[0-9]{1,2})"
+_ARGON2_PATTERN_MARK = "argon2id"
+_PROCESS_PATTERN_MARK = "[A-Za-z]:"
 
 
 def validate(
@@ -110,8 +112,19 @@ def _describe(
     if kind == "enum":
         return f"{value} is not allowed here", f"use one of {ctx.get('expected', '')}"
     if kind == "string_pattern_mismatch":
-        if _BAND_PATTERN_MARK in str(ctx.get("pattern", "")):
+        pattern = str(ctx.get("pattern", ""))
+        if _BAND_PATTERN_MARK in pattern:
             return f"{value} is not a grade band", 'write it like "K-2" or "3-5"'
+        if _ARGON2_PATTERN_MARK in pattern:
+            return (
+                f"{value} is not an argon2id hash",
+                "make one with `lessongate-agent hash-code` (never write the code itself)",
+            )
+        if _PROCESS_PATTERN_MARK in pattern:
+            return (
+                f"{value} is not a program name or an absolute path",
+                'write a name like "tor" or "psiphon*", or a path like "/opt/*/tor"',
+            )
         return f"{value} is not a valid id", "use letters, digits and . _ : - only"
     if kind == "string_too_short":
         return "must not be empty", "fill it in or remove the key"

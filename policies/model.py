@@ -22,6 +22,25 @@ Identifier = Annotated[
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 PatternText = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
+# A program name ("tor", "psiphon*") or an executable path glob ("/opt/*/tor",
+# "*/FirefoxPortable/*", "C:\\Tools\\*.exe"); fnmatch globs, names compared without case
+# (see agent.enforce.processes).
+ProcessRule = Annotated[
+    str,
+    StringConstraints(
+        min_length=1,
+        max_length=512,
+        pattern=r"^(?:/[^\x00]+|\*/[^\x00]+|[A-Za-z]:\\[^\x00]+|[^/\\\x00\s][^/\\\x00]*)$",
+    ),
+]
+# The PHC string argon2-cffi writes: "$argon2id$v=19$m=...,t=...,p=...$salt$hash".
+Argon2idHash = Annotated[
+    str,
+    StringConstraints(
+        max_length=512,
+        pattern=r"^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$",
+    ),
+]
 
 
 class _Frozen(BaseModel):
@@ -51,6 +70,12 @@ class District(_Frozen):
     never_allow: tuple[PatternText, ...] = ()
     # Applied to bands in `filtered` mode.
     blocklist: tuple[PatternText, ...] = ()
+    # Programs the agent ends on sight, closed or in a session (VPN clients, Tor, portable or
+    # unmanaged browsers): they would route around the proxy and the browser policies.
+    denied_processes: tuple[ProcessRule, ...] = ()
+    # argon2id hash of the IT code that `lessongate-agent disable --code` checks; None: only a
+    # device whose agent config carries one can be disabled (make one with `hash-code`).
+    disable_code_hash: Argon2idHash | None = None
 
     def band(self, band_id: str) -> GradeBand | None:
         return next((b for b in self.bands if b.id == band_id), None)

@@ -53,6 +53,7 @@ class ProcessEnforcer:
         report_only: bool = False,
         interval: float = 0.5,
     ) -> None:
+        self._configured = settings.denied_processes
         self._rules = settings.denied_processes
         self._protected = {0, settings.agent_uid}
         self._on_event = on_event or (lambda event: None)
@@ -61,9 +62,13 @@ class ProcessEnforcer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._reported: set[tuple[int, float]] = set()
+        # One pass at a time (apply's and the watcher's), so a program is ended and reported once.
+        self._scan_lock = threading.Lock()
 
     def apply(self, plan: EnforcementPlan) -> None:
-        # The same list holds open or closed; a plan only makes sure the watcher runs.
+        # The same list holds open or closed: the device's own (settings) plus the policy's,
+        # which the plan carries so that a policy update reaches the watcher at once.
+        self._rules = tuple(dict.fromkeys((*self._configured, *plan.denied_processes)))
         try:
             self.scan_once()
         except (psutil.Error, OSError) as exc:
@@ -88,8 +93,13 @@ class ProcessEnforcer:
         return self._thread is not None and self._thread.is_alive()
 
     def scan_once(self) -> list[ProcessEvent]:
+        with self._scan_lock:
+            return self._scan()
+
+    def _scan(self) -> list[ProcessEvent]:
         events: list[ProcessEvent] = []
-        if not self._rules:
+        rules = self._rules  # one list for the whole pass, even if a plan swaps it meanwhile
+        if not rules:
             return events
         me = os.getpid()
         for proc in psutil.process_iter(["pid", "name", "exe", "uids", "create_time"]):
@@ -98,7 +108,7 @@ class ProcessEnforcer:
             if info["pid"] == me or uids is None or uids.real in self._protected:
                 continue
             name, exe = info.get("name") or "", info.get("exe") or ""
-            rule = next((r for r in self._rules if _matches(r, name, exe)), None)
+            rule = next((r for r in rules if _matches(r, name, exe)), None)
             if rule is None:
                 continue
             event = self._act(proc, rule, name, exe, uids.real, info.get("create_time") or 0.0)

@@ -96,15 +96,24 @@ class SessionMachine:
         return self.policy.objectives_for_room(self.room.id)
 
     def closed_plan(self) -> EnforcementPlan:
-        return EnforcementPlan(LockState.CLOSED, self._rules(()))
+        return EnforcementPlan(
+            LockState.CLOSED, self._rules(()), denied_processes=self._denied_processes()
+        )
 
     def plan(self) -> EnforcementPlan:
         s = self.session
         if s is None:
             return self.closed_plan()
         return EnforcementPlan(
-            LockState.OPEN, self._rules(s.objective_ids, s.links), s.id, s.expires_at
+            LockState.OPEN,
+            self._rules(s.objective_ids, s.links),
+            s.id,
+            s.expires_at,
+            self._denied_processes(),
         )
+
+    def _denied_processes(self) -> tuple[str, ...]:
+        return self.policy.district.denied_processes if self.policy is not None else ()
 
     def _rules(
         self, objective_ids: tuple[str, ...], links: tuple[ExtraLink, ...] = ()

@@ -448,3 +448,55 @@ def test_toml_like_garbage_gives_policy_or_policy_error(tmp_path: Path, pieces: 
         assert all(isinstance(issue, PolicyIssue) for issue in exc.issues)
     else:
         assert policy.objectives
+
+
+# --- device-side settings: denied programs and the IT disable code --------------------------
+
+
+def test_denied_processes_and_disable_code_hash_load(tmp_path: Path) -> None:
+    from argon2 import PasswordHasher
+
+    digest = PasswordHasher().hash("IT code")
+    district = DISTRICT.replace(
+        'blocklist = ["games.example"]',
+        'blocklist = ["games.example"]\n'
+        'denied_processes = ["tor", "psiphon*", "/opt/*/openvpn", "*/FirefoxPortable/*"]\n'
+        f'disable_code_hash = "{digest}"',
+    )
+    policy = load_policy(write_policy(tmp_path, {"district.toml": district}))
+    assert policy.district.denied_processes == (
+        "tor",
+        "psiphon*",
+        "/opt/*/openvpn",
+        "*/FirefoxPortable/*",
+    )
+    assert policy.district.disable_code_hash == digest
+
+
+def test_a_bare_code_is_not_accepted_as_a_disable_code_hash(tmp_path: Path) -> None:
+    district = DISTRICT.replace(
+        'blocklist = ["games.example"]', 'blocklist = ["games.example"]\ndisable_code_hash = "1234"'
+    )
+    issue = only_problem(write_policy(tmp_path, {"district.toml": district}))
+    assert (issue.file, issue.key) == ("district.toml", "disable_code_hash")
+    assert issue.line == line_of(district, "disable_code_hash")
+    assert "not an argon2id hash" in issue.message and "hash-code" in issue.hint
+
+
+@pytest.mark.parametrize("rule", ["", "tor/browser", " tor", "relative/path/*"])
+def test_a_denied_process_must_be_a_name_or_an_absolute_path(tmp_path: Path, rule: str) -> None:
+    district = DISTRICT.replace(
+        'blocklist = ["games.example"]',
+        f'blocklist = ["games.example"]\ndenied_processes = ["tor", "{rule}"]',
+    )
+    issue = only_problem(write_policy(tmp_path, {"district.toml": district}))
+    assert issue.key == "denied_processes[1]"
+    assert issue.message and issue.hint
+
+
+def test_default_policy_ends_circumvention_tools_and_has_no_disable_code() -> None:
+    district = load_policy(DEFAULT_POLICY_DIR).district
+    for name in ("tor", "openvpn*", "wireguard*", "psiphon*", "ultrasurf*"):
+        assert name in district.denied_processes
+    # A hash shipped in the public default policy would make the code public knowledge.
+    assert district.disable_code_hash is None

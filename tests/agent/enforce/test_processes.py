@@ -121,3 +121,26 @@ def test_report_only_mode_and_protected_users(tmp_path: Path) -> None:
     finally:
         rootly.kill()
         rootly.wait(5)
+
+
+def test_the_policy_list_comes_with_the_plan(tmp_path: Path) -> None:
+    """A policy update (a new plan) changes what is ended, without a new enforcer."""
+    from dataclasses import replace
+
+    from tests.agent.enforce.contract import closed_plan
+
+    events: list[ProcessEvent] = []
+    enforcer = ProcessEnforcer(EnforceSettings(), events.append, interval=0.1)
+    try:
+        with student_program(tmp_path, "lg-policy-denied") as student:
+            time.sleep(0.2)  # past setpriv's exec, so the name is the program's
+            enforcer.apply(closed_plan())
+            assert enforcer.scan_once() == [] and student.poll() is None
+            enforcer.apply(replace(closed_plan(), denied_processes=("lg-policy-*",)))
+            assert wait_exit(student) is not None
+    finally:
+        enforcer.revert()
+    # The apply's own pass and the watcher may both see it go: one program, one rule.
+    assert {(e.name, e.rule, e.action) for e in events} == {
+        ("lg-policy-denied", "lg-policy-*", "ended")
+    }

@@ -339,3 +339,17 @@ def test_moving_the_wall_clock_never_changes_when_a_session_ends(shifts: list[fl
         assert m.session is not None
     out = m.handle(Tick(), at(600, wall_shift=shifts[-1]))
     assert report(out, "session_ended")["reason"] == "expired"
+
+
+def test_every_plan_carries_the_policys_denied_programs() -> None:
+    m = machine()
+    policy = m.policy
+    assert policy is not None
+    district = policy.district.model_copy(update={"denied_processes": ("tor", "psiphon*")})
+    out = m.handle(PolicyUpdated(policy.model_copy(update={"district": district})), at(1))
+    (closed,) = [a.plan for a in out if isinstance(a, ApplyPlan)]
+    assert closed.state is LockState.CLOSED
+    assert closed.denied_processes == ("tor", "psiphon*")
+    out = m.handle(TeacherUnlock("t-ada", ("sci-3-moon",), 30), at(2))
+    (opened,) = [a.plan for a in out if isinstance(a, ApplyPlan)]
+    assert opened.state is LockState.OPEN and opened.denied_processes == ("tor", "psiphon*")
