@@ -31,7 +31,7 @@ bench: setup
 clean:
 	rm -rf .venv build dist *.egg-info
 
-# Installers (installer/, docs/deploying.md). `build`: PyInstaller bundles in dist/;
+# Installers (installer/, README.md, "Deploying to a lab"). `build`: PyInstaller bundles in dist/;
 # `deb`: dist/lessongate-agent_<version>_<arch>.deb from them.
 .PHONY: build deb
 build: setup

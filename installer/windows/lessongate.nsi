@@ -6,7 +6,7 @@
 ; Silent install for GPO, Intune or SCCM (run as administrator / SYSTEM):
 ;   lessongate-agent-setup.exe /S /SERVER=https://lessongate.district.example /TOKEN=abc /ROOM=lab-3a
 ; A wrong server or token does not fail the install: the device stays closed and the agent
-; retries the enrollment (see docs/deploying.md). UNTESTED on Windows: compiled here with makensis.
+; retries the enrollment (see README.md, "Deploying to a lab"). UNTESTED on Windows: compiled here with makensis.
 
 Unicode true
 RequestExecutionLevel admin
