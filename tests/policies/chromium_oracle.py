@@ -44,21 +44,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.policies.url_corpus import CASES, Case
 
-CHROMIUM = "/usr/bin/chromium"
 VECTORS = Path(__file__).parent / "vectors" / "chromium_url_decisions.json"
 BLOCKED = "net::ERR_BLOCKED_BY_ADMINISTRATOR"
 POLICY_DIR = Path("/etc/chromium/policies/managed")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 15_000
 LANES = 3  # tabs navigating at once; each navigation mostly waits on Chromium's own processes
 _REPO = Path(__file__).resolve().parents[2]

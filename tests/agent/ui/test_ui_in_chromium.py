@@ -16,19 +16,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.agent.ui.conftest import RunningUi, run_ui
 from tests.agent.ui.fake_controller import PIN, STAFF_ID, FakeController
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.chromium
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
