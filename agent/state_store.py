@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from agent.atomic import write_atomically
 
 FORMAT = "lessongate-agent-state"
 VERSION = 1
@@ -46,23 +47,7 @@ def ensure_private_dir(path: Path) -> None:
 
 def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
     payload = {"format": FORMAT, "version": VERSION, "data": data}
-    blob = json.dumps(payload, sort_keys=True, indent=1).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomically(path, json.dumps(payload, sort_keys=True, indent=1).encode("utf-8"))
 
 
 def read_json(path: Path) -> Loaded:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -23,6 +22,8 @@ import keyring
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail
 from keyring.errors import PasswordDeleteError
+
+from agent.atomic import write_atomically
 
 SERVICE = "lessongate"
 FILE_NAME = "credentials.json"
@@ -62,18 +63,7 @@ class FileKeyring(KeyringBackend):
 
     def _write(self, data: dict[str, dict[str, str]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_atomically(self.path, json.dumps(data, sort_keys=True).encode("utf-8"), mode=0o600)
 
     def get_password(self, service: str, username: str) -> str | None:
         with self._lock:

@@ -17,10 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import secrets
 import socket
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from agent.atomic import write_atomically
 from agent.ui import i18n, pages
 from agent.ui.api import UiApi
 from agent.ui.controller import UiController
@@ -70,18 +69,8 @@ def write_ui_address(state_dir: Path, url: str, secret: str) -> Path:
     """Atomically writes {"url", "secret"} as JSON, mode 0600, so only root reads it."""
     state_dir.mkdir(parents=True, exist_ok=True)
     target = ui_address_file(state_dir)
-    fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".ui-address.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), 0o600)
-            json.dump({"url": url.rstrip("/"), "secret": secret}, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    data = json.dumps({"url": url.rstrip("/"), "secret": secret}).encode("utf-8")
+    write_atomically(target, data, mode=0o600)
     return target
 
 
