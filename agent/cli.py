@@ -5,15 +5,19 @@
     lessongate-agent [--config FILE] unlock --teacher ID --objective ID [--objective ID...]
                                             [--minutes N] [--pin-stdin]
     lessongate-agent [--config FILE] end
+    lessongate-agent [--config FILE] disable [--code CODE | --code-stdin]
+    lessongate-agent [--config FILE] enable
     lessongate-agent [--config FILE] reload
     lessongate-agent [--config FILE] panel
     lessongate-agent [--config FILE] enroll [--server URL] --token TOKEN [--room ROOM]
     lessongate-agent hash-pin --teacher ID [--pin-stdin]
+    lessongate-agent hash-code [--code-stdin]
     lessongate-agent selftest
 
-All but `run`, `panel`, `enroll` and `hash-pin` talk to the running agent over its control socket
-(`agent.control`). Exit codes: 0 done, 1 refused (wrong PIN, nothing to end...), 2 usage or
-configuration error, 3 the agent cannot be reached.
+All but `run`, `panel`, `enroll`, `hash-pin` and `hash-code` talk to the running agent over its
+control socket (`agent.control`); `disable` and `enable` also work when the agent is not running
+(`agent.disabling`). Exit codes: 0 done, 1 refused (wrong PIN or code, nothing to end...), 2 usage
+or configuration error, 3 the agent cannot be reached.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import policies
@@ -35,6 +39,8 @@ from agent.control import ControlError, request
 
 if TYPE_CHECKING:  # `status` and friends stay quick to start: no policy compiler imported
     from agent.enforce.base import Enforcer
+    from agent.enforce.processes import ProcessEvent
+    from agent.enforce.settings import EnforceSettings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     un.add_argument("--minutes", type=int, help="length (default: the grade band's default)")
     un.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
     sub.add_parser("end", help="end the running session")
+    di = sub.add_parser("disable", help="stop enforcing on this device (needs IT's code)")
+    code = di.add_mutually_exclusive_group()
+    code.add_argument("--code", help="IT's disable code (else asked for on the terminal)")
+    code.add_argument("--code-stdin", action="store_true", help="read the code from stdin")
+    sub.add_parser("enable", help="enforce again after `disable`")
     sub.add_parser("reload", help="re-read the policy folder")
     sub.add_parser("panel", help="open the student/teacher window")
     sub.add_parser("selftest", help="check this build: bundled policy, proxy decisions")
@@ -64,40 +75,23 @@ def _parser() -> argparse.ArgumentParser:
     hp = sub.add_parser("hash-pin", help="print a verifier-file line for a teacher's PIN")
     hp.add_argument("--teacher", required=True)
     hp.add_argument("--pin-stdin", action="store_true")
+    hc = sub.add_parser("hash-code", help="print a disable_code_hash for IT's disable code")
+    hc.add_argument("--code-stdin", action="store_true")
     return p
 
 
-def select_enforcers(cfg: AgentConfig) -> tuple[list[Enforcer], str | None]:
-    """The enforcement helper's `agent.enforce.select_backends`, or none (said in `status`)."""
-    module = importlib.import_module("agent.enforce")
-    select = getattr(module, "select_backends", None)
-    if select is None:
-        if not cfg.enforce:
-            return _safe_mode_proxy(cfg), None
-        return [], "agent.enforce.select_backends is not available yet: running with no enforcers"
-    from agent.enforce.settings import EnforceSettings
+def select_enforcers(
+    cfg: AgentConfig, on_process_event: Callable[[ProcessEvent], None] | None = None
+) -> tuple[list[Enforcer], str | None, EnforceSettings | None]:
+    """`agent.enforce.select_backends` for this config; on failure none, and why (in `status`)."""
+    from agent.enforce import select_backends
+    from agent.enforcement import enforce_settings
 
-    settings = EnforceSettings(
-        enforce=cfg.enforce,
-        proxy_port=cfg.proxy_port,
-        state_dir=cfg.state_dir,
-        ui_port=cfg.ui_port or None,
-    )
     try:
-        return list(select(settings)), None
+        settings, note = enforce_settings(cfg)
+        return list(select_backends(settings, on_process_event)), note, settings
     except Exception as e:  # the agent still runs, closed, and says why
-        return [], f"enforcement backends could not be set up: {e}"
-
-
-def _safe_mode_proxy(cfg: AgentConfig) -> list[Enforcer]:
-    """Safe mode without the backend selector: the explicit proxy on loopback, nothing else."""
-    from agent.enforce.proxy.enforcer import ProxyEnforcer
-    from agent.enforce.proxy.server import ProxyConfig
-
-    proxy = ProxyConfig(
-        mode="explicit", listen=("127.0.0.1",), port=cfg.proxy_port, ui_port=cfg.ui_port or None
-    )
-    return [ProxyEnforcer(proxy)]
+        return [], f"enforcement backends could not be set up: {e}", None
 
 
 def _run(cfg: AgentConfig) -> int:
@@ -108,7 +102,13 @@ def _run(cfg: AgentConfig) -> int:
 
     reporting = Reporting.build(cfg)
     cfg = reporting.config
-    enforcers, note = select_enforcers(cfg)
+    started: list[AgentService] = []
+
+    def on_process_event(event: ProcessEvent) -> None:
+        for service in started:  # the watcher starts with the first plan, after this is set
+            service.on_process_event(event)
+
+    enforcers, note, settings = select_enforcers(cfg, on_process_event)
     service = AgentService(
         cfg,
         enforcers,
@@ -116,7 +116,9 @@ def _run(cfg: AgentConfig) -> int:
         online_verifier=reporting.verifier,
         sinks=reporting.sinks,
         initial_policy=reporting.initial_policy,
+        enforce_settings=settings,
     )
+    started.append(service)
     reporting.attach(service)
 
     async def main() -> None:
@@ -266,6 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from agent.report import verify
 
         return verify.main()
+    if args.cmd == "hash-code":
+        from agent.disabling import hash_code
+
+        return hash_code(args.code_stdin)
     if args.cmd == "hash-pin":
         from agent import teacher_auth
 
@@ -279,6 +285,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.cmd == "run":
         return _run(cfg)
+    if args.cmd in ("disable", "enable"):
+        from agent import disabling
+
+        if args.cmd == "enable":
+            return disabling.enable(cfg)
+        return disabling.disable(cfg, disabling.read_code(args.code, args.code_stdin))
     if args.cmd == "enroll":
         return _enroll(cfg, args.server, args.token, args.room)
     if args.cmd == "panel":

@@ -12,8 +12,14 @@ Example::
     device_id = "lab3a-pc07"
     room = "lab-3a"            # overrides the policy's device list
     ui_port = 8765             # 0 = pick a free port
-    proxy_port = 3128
+    proxy_port = 3129
     enforce = false
+    resolvers = ["192.0.2.53"]        # DNS servers students may query; default: resolv.conf's
+    exemptions = ["192.0.2.0/28"]     # networks every user may reach directly, all ports
+    agent_user = "lessongate"         # its egress is exempt; default: "lessongate" if it exists,
+                                      # else only root's
+    disable_code_hash = "$argon2id$..."  # IT's disable code (`lessongate-agent hash-code`);
+                                         # default: the policy's
     verifier_file = "/etc/lessongate/teachers.toml"
     server_url = "https://lessongate.district.example"   # the central server (issue 6)
     ca_bundle = "/etc/lessongate/district-ca.pem"        # a custom CA; default: the system's
@@ -24,16 +30,22 @@ Relative paths are taken relative to the config file's folder.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import pwd
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import policies
+from agent.ports import PROXY_PORT
 
 ENV_VAR = "LESSONGATE_AGENT_CONFIG"
 CONTROL_SOCKET = "control.sock"
+DEFAULT_AGENT_USER = "lessongate"  # the installer's system user
+_ARGON2ID = re.compile(r"^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$")
 
 
 class ConfigError(Exception):
@@ -47,8 +59,12 @@ class AgentConfig:
     device_id: str = "demo-device"
     room: str | None = None
     ui_port: int = 0
-    proxy_port: int = 3128
+    proxy_port: int = PROXY_PORT
     enforce: bool = False
+    resolvers: tuple[str, ...] = ()  # empty: the nameservers in /etc/resolv.conf
+    exemptions: tuple[str, ...] = ()
+    agent_user: str | None = None  # None: DEFAULT_AGENT_USER if it exists, else root only
+    disable_code_hash: str | None = None  # None: the policy's
     verifier_file: Path | None = None  # None: `<state_dir>/teachers.toml`
     server_url: str | None = None  # `enroll` uses it when --server is not given
     ca_bundle: Path | None = None  # None: the system's CAs (TLS is always verified)
@@ -62,6 +78,18 @@ class AgentConfig:
     @property
     def teachers_file(self) -> Path:
         return self.verifier_file or self.state_dir / "teachers.toml"
+
+    def agent_uid(self) -> int:
+        """The uid whose egress the firewall exempts (besides root's): the proxy's upstream."""
+        name = self.agent_user or DEFAULT_AGENT_USER
+        try:
+            return pwd.getpwnam(name).pw_uid
+        except KeyError:
+            if self.agent_user is not None:  # checked at load; the user was removed since
+                raise ConfigError(
+                    f"{self.source}: key 'agent_user': no system user {name!r}"
+                ) from None
+            return os.geteuid()  # root on a device: only root's egress is exempt
 
 
 def default_state_dir() -> Path:
@@ -100,6 +128,42 @@ def _server_url(raw: Any, where: str) -> str:
     return url
 
 
+def _addresses(raw: Any, where: str, networks: bool) -> tuple[str, ...]:
+    what = 'networks like "203.0.113.0/24"' if networks else "IP addresses"
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: must be an array of {what}, got {raw!r}")
+    out = []
+    for n, item in enumerate(raw):
+        try:
+            if not isinstance(item, str):
+                raise ValueError
+            value = ipaddress.ip_network(item, strict=False) if networks else None
+            out.append(str(value) if value else str(ipaddress.ip_address(item.strip())))
+        except ValueError:
+            raise ConfigError(f"{where}[{n}]: {item!r} is not one of the {what}") from None
+    return tuple(out)
+
+
+def _agent_user(raw: Any, where: str) -> str:
+    name = _text(raw, where)
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        raise ConfigError(
+            f"{where}: no system user {name!r} (the installer creates {DEFAULT_AGENT_USER!r})"
+        ) from None
+    return name
+
+
+def _code_hash(raw: Any, where: str) -> str:
+    if not isinstance(raw, str) or not _ARGON2ID.match(raw.strip()):
+        raise ConfigError(
+            f"{where}: must be an argon2id hash (make one with `lessongate-agent hash-code`), "
+            "never the code itself"
+        )
+    return raw.strip()
+
+
 def parse_config(data: dict[str, Any], source: Path) -> AgentConfig:
     cfg = default_config()
     base = source.parent
@@ -115,6 +179,10 @@ def parse_config(data: dict[str, Any], source: Path) -> AgentConfig:
         "server_url",
         "ca_bundle",
         "heartbeat_seconds",
+        "resolvers",
+        "exemptions",
+        "agent_user",
+        "disable_code_hash",
     }
     for key in data:
         if key not in known:
@@ -138,6 +206,15 @@ def parse_config(data: dict[str, Any], source: Path) -> AgentConfig:
                 f"got {raw!r}"
             )
         kw["heartbeat_seconds"] = float(raw)
+    if "resolvers" in data:
+        kw["resolvers"] = _addresses(data["resolvers"], f"{source}: key 'resolvers'", False)
+    if "exemptions" in data:
+        kw["exemptions"] = _addresses(data["exemptions"], f"{source}: key 'exemptions'", True)
+    if "agent_user" in data:
+        kw["agent_user"] = _agent_user(data["agent_user"], f"{source}: key 'agent_user'")
+    if "disable_code_hash" in data:
+        where = f"{source}: key 'disable_code_hash'"
+        kw["disable_code_hash"] = _code_hash(data["disable_code_hash"], where)
     for key in ("ui_port", "proxy_port"):
         if key in data:
             kw[key] = _port(data[key], f"{source}: key {key!r}")

@@ -11,6 +11,11 @@ Protocol: one JSON object per line in each direction, one request per connection
     {"cmd": "unlock", "teacher": "t-ada", "pin": "...", "objectives": ["..."], "minutes": 30}
     {"cmd": "end"}                          -> {"ok": true} | {"ok": false, "error": "not_open"}
     {"cmd": "reload"}                       re-read the policy folder
+    {"cmd": "disable", "code": "..."}       IT's code: stop enforcing until "enable"
+    {"cmd": "enable"}                       enforce again
+
+Requests run on a worker thread: PIN and code checks (argon2, the server's online check) block,
+and the event loop also serves the UI.
 """
 
 from __future__ import annotations
@@ -83,6 +88,14 @@ def dispatch(service: AgentService, request: Any, uid: int | None) -> dict[str, 
         return answer
     if cmd == "end":
         return asdict(service.local_end(f"cli:uid={uid}"))
+    if cmd == "disable":
+        code = request.get("code")
+        if not isinstance(code, str):
+            return {"ok": False, "error": "bad_request"}
+        outcome = service.disable(code, f"cli:uid={uid}")
+        return {"ok": outcome.ok, "error": outcome.error, "details": dict(outcome.details)}
+    if cmd == "enable":
+        return asdict(service.enable(f"cli:uid={uid}"))
     if cmd == "reload":
         problem = service.reload_policy()
         return {
@@ -103,7 +116,7 @@ async def serve_control(service: AgentService, path: Path) -> asyncio.Server:
                 request = json.loads(line[:MAX_REQUEST])
             except ValueError:
                 request = None
-            answer = dispatch(service, request, _peer_uid(writer))
+            answer = await asyncio.to_thread(dispatch, service, request, _peer_uid(writer))
             writer.write(json.dumps(answer).encode() + b"\n")
             await writer.drain()
         except (TimeoutError, ConnectionError):

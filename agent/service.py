@@ -9,6 +9,14 @@ server client (`remote_*`, `update_policy`).
 Fail closed: if any enforcer fails to apply an open plan, the session is ended and the closed
 plan is applied to all enforcers. Stopping the service applies the closed plan too, without
 forgetting the session, so a quick restart resumes it (see `agent.session.resume`).
+
+Only IT's disable code stops enforcement (`disable`): the record it leaves in the state folder
+makes the service apply no plan at all, across restarts, until `enable` removes it.
+
+Teacher PINs are checked outside the service lock (on the caller's thread, a worker thread when
+the caller is the event loop), one check at a time on their own lock: argon2 and the server's
+online check must not stall ticks, the UI or the control socket, and parallel guesses must not
+slip past the lockout count.
 """
 
 from __future__ import annotations
@@ -20,12 +28,16 @@ import secrets
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as _replace
 from typing import Any
 
+from agent import enforcement as enforcement_setup
 from agent import views
 from agent.clock import Now, SystemClock
 from agent.config import AgentConfig
 from agent.enforce.base import Enforcer
+from agent.enforce.processes import ProcessEvent
+from agent.enforce.settings import EnforceSettings
 from agent.events import Event, EventSink, JsonLinesLog
 from agent.plan import EnforcementPlan, LockState
 from agent.session import (
@@ -85,6 +97,7 @@ class AgentService:
         sinks: Sequence[EventSink] | None = None,
         enforcers_note: str | None = None,
         initial_policy: Callable[[], Policy | None] | None = None,
+        enforce_settings: EnforceSettings | None = None,
     ) -> None:
         self.config = config
         self.enforcers = list(enforcers)
@@ -108,6 +121,11 @@ class AgentService:
         self._tokens: dict[str, _Token] = {}
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.RLock()
+        self._auth_lock = threading.Lock()  # PIN and disable-code checks, one at a time
+        # What `disable` hands to `agent.enforce.disable`; built from the config when not given.
+        self.enforce_settings = (
+            enforce_settings or enforcement_setup.enforce_settings(config, resolve_server=False)[0]
+        )
         self._started = False
         # Issue 6: the last good signed bundle, used at start in place of `policy_dir`.
         self._initial_policy = initial_policy
@@ -224,6 +242,8 @@ class AgentService:
 
     def _apply(self, plan: EnforcementPlan) -> str | None:
         """Applies to every enforcer; a closed plan is tried on all even if one fails."""
+        if self.disabled() is not None:
+            return None  # IT switched enforcement off with its code: nothing is applied
         errors: list[str] = []
         for enforcer in self.enforcers:
             try:
@@ -237,6 +257,10 @@ class AgentService:
         # Kept after later successes: status should still say why a session was closed.
         self.enforcement.last_error = "; ".join(errors)
         return self.enforcement.last_error
+
+    def on_process_event(self, event: ProcessEvent) -> None:
+        """The process watcher's findings (called on its thread): device state, not browsing."""
+        self.report(*enforcement_setup.process_report(event))
 
     def report(self, type: str, data: dict[str, Any] | None = None) -> Event:
         """Records an event (also for enforcers and the server client)."""
@@ -264,11 +288,13 @@ class AgentService:
             return views.ui_view(self.machine, self.clock().mono, notice)
 
     def teacher_login(self, staff_id: str, pin: str) -> Outcome:
-        with self._lock:
-            staff_id = staff_id.strip()
-            if not staff_id:
-                return Outcome(False, "empty_staff_id")
+        """Blocks for the PIN check (argon2, maybe the server): async callers use a thread."""
+        staff_id = staff_id.strip()
+        if not staff_id:
+            return Outcome(False, "empty_staff_id")
+        with self._auth_lock:
             result = self.auth.check(staff_id, pin, self.clock())
+        with self._lock:
             for kind, data in result.reports:
                 self.report(kind, data)
             if not result.ok:
@@ -319,11 +345,11 @@ class AgentService:
     def local_unlock(
         self, staff_id: str, pin: str, objective_ids: list[str], minutes: int | None
     ) -> Outcome:
-        """PIN + start in one step (the CLI's `unlock`)."""
+        """PIN + start in one step (the CLI's `unlock`); blocks for the PIN check."""
+        login = self.teacher_login(staff_id, pin)
+        if not login.ok or login.token is None:
+            return login
         with self._lock:
-            login = self.teacher_login(staff_id, pin)
-            if not login.ok or login.token is None:
-                return login
             minutes = minutes if minutes is not None else self.machine.limits()[0]
             return self.start(login.token, objective_ids, minutes)
 
@@ -347,6 +373,50 @@ class AgentService:
         with self._lock:
             return self._outcome(self._handle(RemoteExtend(command_id, teacher_id, minutes)))
 
+    # ---- IT's disable code -----------------------------------------------------------------------
+
+    def disabled(self) -> dict[str, Any] | None:
+        return enforcement_setup.disabled_since(self.config.state_dir)
+
+    def _code_settings(self) -> EnforceSettings:
+        policy = self.machine.policy
+        code_hash = self.config.disable_code_hash or (
+            policy.district.disable_code_hash if policy is not None else None
+        )
+        return _replace(self.enforce_settings, disable_code_hash=code_hash)
+
+    def disable(self, code: str, by: str) -> Outcome:
+        """`lessongate-agent disable`: with IT's code, stop enforcing until `enable`. Blocks for
+        the argon2 check. The code itself is never reported."""
+        from agent.enforce import check_code
+
+        settings = self._code_settings()
+        with self._auth_lock:
+            ok = check_code(settings, code)
+        if not ok:
+            reason = "wrong_code" if settings.disable_code_hash else "no_disable_code"
+            self.report("disable_refused", {"by": by, "reason": reason})
+            return Outcome(False, reason)
+        with self._lock:
+            enforcement_setup.mark_disabled(self.config.state_dir, self.clock().wall, by)
+            problems = []
+            for enforcer in reversed(self.enforcers):
+                try:
+                    enforcer.revert()
+                except Exception as e:
+                    problems.append(f"{getattr(enforcer, 'name', enforcer)}: {e}")
+            self.report("enforcement_disabled", {"by": by, "problems": problems})
+            self._execute([UiChanged()])
+            return Outcome(True, details={"problems": "; ".join(problems)} if problems else {})
+
+    def enable(self, by: str) -> Outcome:
+        """Removes the disable record and applies the current plan again."""
+        with self._lock:
+            if enforcement_setup.clear_disabled(self.config.state_dir):
+                self.report("enforcement_enabled", {"by": by})
+            rejected = self._execute([ApplyPlan(self.machine.plan()), UiChanged()])
+            return self._outcome(rejected)
+
     def status(self) -> dict[str, Any]:
         with self._lock:
             now = self.clock()
@@ -360,12 +430,23 @@ class AgentService:
                     backends.append(
                         {"name": getattr(enforcer, "name", "?"), "ok": False, "detail": str(e)}
                     )
+            disabled = self.disabled()
+            note = self.enforcement.note
+            if disabled is not None:
+                note = (
+                    "disabled with IT's code (by "
+                    f"{disabled.get('by', '?')}): nothing is enforced until "
+                    "`lessongate-agent enable`"
+                )
             out.update(
                 enforce=self.config.enforce,
+                disabled=disabled,
                 enforcement={
-                    "mode": "enforce" if self.config.enforce else "safe",
+                    "mode": "disabled"
+                    if disabled is not None
+                    else ("enforce" if self.config.enforce else "safe"),
                     "backends": backends,
-                    "note": self.enforcement.note,
+                    "note": note,
                     "last_error": self.enforcement.last_error,
                 },
                 policy_problem=self.policy_problem,

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_PROXY_PORT = 3129
+from agent.ports import PROXY_PORT as DEFAULT_PROXY_PORT
 
 
 def _resolvers_from_resolv_conf(path: Path = Path("/etc/resolv.conf")) -> tuple[str, ...]:

@@ -1,12 +1,14 @@
 """The JSON API behind the UI: checks the shape of each request, asks the controller, and turns
 its `Outcome` into an answer with words in the reader's language.
 
-Controller methods are called on the event-loop thread (they are quick and the agent's state
-lives on that loop), so the service behind them needs no locks.
+Controller methods are called on the event-loop thread, except `teacher_login`: its PIN check
+(argon2, and the server's online check of up to 2 s) runs on a worker thread so the UI and the
+control socket stay responsive; the service behind the controller is thread-safe.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import asdict
@@ -158,7 +160,8 @@ class UiApi:
             if action == "login":
                 staff_id = _text(data, "staff_id", "empty_staff_id")
                 pin = _text(data, "pin", "empty_pin")
-                outcome = self.controller.teacher_login(staff_id, pin)
+                # argon2 and the server's online check block: off the loop that serves the UI.
+                outcome = await asyncio.to_thread(self.controller.teacher_login, staff_id, pin)
                 if not outcome.ok or outcome.token is None:
                     return self._outcome(request, outcome)
                 teacher = self.controller.teacher_view(outcome.token)

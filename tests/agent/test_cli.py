@@ -164,3 +164,60 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert str(conf) in out.stderr and "'enforce'" in out.stderr
+
+
+def _with_code(env: dict[str, str], tmp_path: Path, code: str) -> str:
+    made = cli(env, "hash-code", "--code-stdin", stdin=code + "\n")
+    assert made.returncode == 0, made.stderr
+    line = made.stdout.strip()
+    assert line.startswith('disable_code_hash = "$argon2id$') and code not in line
+    conf = Path(env["LESSONGATE_AGENT_CONFIG"])
+    conf.write_text(conf.read_text() + line + "\n")
+    return line
+
+
+def _log(tmp_path: Path) -> list[dict[str, object]]:
+    text = (tmp_path / "state" / "events.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_disable_and_enable_without_a_running_agent(env: dict[str, str], tmp_path: Path) -> None:
+    _with_code(env, tmp_path, "it-code-2468")
+    wrong = cli(env, "disable", "--code-stdin", stdin="it-code-0000\n")
+    assert wrong.returncode == 1 and "wrong_code" in wrong.stderr
+    assert not (tmp_path / "state" / "enforcement-disabled.json").exists()
+
+    right = cli(env, "disable", "--code", "it-code-2468")
+    assert right.returncode == 0, right.stderr
+    assert (tmp_path / "state" / "enforcement-disabled.json").exists()
+    events = _log(tmp_path)
+    assert [e["type"] for e in events] == ["disable_refused", "enforcement_disabled"]
+    assert "it-code" not in json.dumps(events)
+
+    assert cli(env, "enable").returncode == 0
+    assert not (tmp_path / "state" / "enforcement-disabled.json").exists()
+    assert _log(tmp_path)[-1]["type"] == "enforcement_enabled"
+
+
+def test_disable_through_the_running_agent(env: dict[str, str], tmp_path: Path) -> None:
+    _with_code(env, tmp_path, "it-code-2468")
+    proc = subprocess.Popen([*AGENT, "run"], env=env, stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while cli(env, "status").returncode != 0:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        assert cli(env, "disable", "--code-stdin", stdin="nope-nope\n").returncode == 1
+        assert status(env)["enforcement"]["mode"] == "safe"  # type: ignore[index]
+        assert cli(env, "disable", "--code-stdin", stdin="it-code-2468\n").returncode == 0
+        now = status(env)
+        assert now["enforcement"]["mode"] == "disabled"  # type: ignore[index]
+        assert "disabled" in cli(env, "status").stdout
+        assert cli(env, "enable").returncode == 0
+        assert status(env)["enforcement"]["mode"] == "safe"  # type: ignore[index]
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    kinds = [e["type"] for e in _log(tmp_path)]
+    assert kinds.count("disable_refused") == 1 and kinds.count("enforcement_disabled") == 1
+    assert kinds.index("enforcement_enabled") > kinds.index("enforcement_disabled")

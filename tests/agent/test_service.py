@@ -220,3 +220,116 @@ def test_lockout_is_reported_through_the_controller(cfg: AgentConfig) -> None:
     assert s.teacher_login("t-ada", "4821").error == "locked"
     assert s.teacher_login("  ", "4821").error == "empty_staff_id"
     assert s.status()["pin_locked_for"] == 30
+
+
+class Revertible(Recorder):
+    """Records reverts instead of refusing them: only IT's disable code may revert."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reverts = 0
+
+    def revert(self) -> None:
+        self.reverts += 1
+
+
+FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def test_disable_code_stops_enforcement_until_enable(cfg: AgentConfig) -> None:
+    from dataclasses import replace
+
+    cfg = replace(cfg, disable_code_hash=FAST.hash("it-code-2468"))
+    clock, rec = Clock(), Revertible()
+    s = service(cfg, clock, rec)
+
+    wrong = s.disable("it-code-0000", "cli:uid=0")
+    assert (wrong.ok, wrong.error) == (False, "wrong_code")
+    assert rec.reverts == 0 and s.status()["enforcement"]["mode"] == "safe"
+
+    assert s.disable("it-code-2468", "cli:uid=0").ok
+    assert rec.reverts == 1
+    status = s.status()
+    assert status["enforcement"]["mode"] == "disabled"
+    assert "lessongate-agent enable" in status["enforcement"]["note"]
+    applied = len(rec.plans)
+    assert s.local_unlock("t-ada", "4821", [OBJ], 10).ok  # sessions still run, unenforced
+    assert len(rec.plans) == applied
+
+    # A restart keeps it disabled: nothing is applied, not even the closed plan.
+    again_rec = Revertible()
+    again = service(cfg, clock, again_rec)
+    assert again_rec.plans == [] and again.status()["enforcement"]["mode"] == "disabled"
+    assert again.enable("cli:uid=0").ok
+    assert [p.state for p in again_rec.plans] == [LockState.OPEN]
+    assert again.status()["enforcement"]["mode"] == "safe"
+
+    log = (cfg.state_dir / "events.jsonl").read_text()
+    assert "it-code" not in log  # the code never reaches a report
+    kinds = events(cfg)
+    assert kinds.index("disable_refused") < kinds.index("enforcement_disabled")
+    assert kinds[-1] == "enforcement_enabled"
+
+
+def test_without_a_code_hash_nothing_can_disable(cfg: AgentConfig) -> None:
+    rec = Revertible()
+    s = service(cfg, Clock(), rec)  # the default policy carries no hash, and neither does cfg
+    out = s.disable("", "cli:uid=0")
+    assert (out.ok, out.error) == (False, "no_disable_code")
+    assert rec.reverts == 0 and "disable_refused" in events(cfg)
+
+
+def test_the_policys_code_hash_is_used_when_the_config_has_none(cfg: AgentConfig) -> None:
+    s = service(cfg, Clock(), Revertible())
+    policy = s.machine.policy
+    assert policy is not None
+    district = policy.district.model_copy(update={"disable_code_hash": FAST.hash("from-policy")})
+    s.update_policy(policy.model_copy(update={"district": district}))
+    assert s.disable("from-policy", "cli:uid=0").ok
+
+
+def test_a_pin_check_does_not_hold_up_the_rest_of_the_service(cfg: AgentConfig) -> None:
+    """The online check may take 2 s: status, ticks and the UI must not wait for it."""
+    import threading
+
+    from agent.teacher_auth import Verdict
+
+    entered, release = threading.Event(), threading.Event()
+
+    class SlowServer:
+        name = "server"
+
+        def verify(self, staff_id: str, pin: str) -> Verdict:
+            entered.set()
+            release.wait(10)
+            return Verdict.UNAVAILABLE
+
+    s = AgentService(cfg, [Recorder()], clock=Clock(), online_verifier=SlowServer())
+    s.startup()
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: result.append(s.teacher_login("t-ada", "4821")))
+    worker.start()
+    try:
+        assert entered.wait(10)
+        assert s.status()["state"] == "closed"  # answered while the PIN check is still running
+        s.tick()
+    finally:
+        release.set()
+        worker.join(10)
+    assert result and getattr(result[0], "ok", False)  # then the cached verifier answered
+
+
+def test_process_events_are_reported_as_device_state(cfg: AgentConfig) -> None:
+    from agent.enforce.processes import ProcessEvent
+
+    s = service(cfg, Clock())
+    s.on_process_event(ProcessEvent(42, "tor", "/home/kid/tor", 1000, "tor", "ended"))
+    last = list(JsonLinesLog(cfg.state_dir / "events.jsonl").read())[-1]
+    assert last.type == "process_ended"
+    assert last.data == {
+        "name": "tor",
+        "exe": "/home/kid/tor",
+        "rule": "tor",
+        "uid": 1000,
+        "pid": 42,
+    }
