@@ -88,3 +88,16 @@ def test_refuses_the_real_etc_without_enforce() -> None:
         backend.apply(closed_plan())
     with pytest.raises(EnforcementError, match="enforce is not set"):
         backend.revert()
+
+
+def test_reapplying_the_same_plan_leaves_the_files_untouched(tmp_path: Path) -> None:
+    """Chromium reloads only after the newest mtime in its folder has held still for 5 s: a
+    rewrite of the same policy would push a pending change back, so an unchanged file is kept."""
+    backend = BrowserPolicyEnforcer(EnforceSettings(root=tmp_path))
+    backend.apply(closed_plan())
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in backend.paths}
+    backend.apply(closed_plan())
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in backend.paths} == before
+    backend.apply(open_plan())
+    changed = [p for p in backend.paths if p.stat().st_ino != before[p][0]]
+    assert changed == backend.paths

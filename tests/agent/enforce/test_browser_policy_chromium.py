@@ -1,8 +1,11 @@
-"""Real headless Chromium reads the policy files we write and enforces them by path.
+"""Real headless Chromium reads the policy files we write, enforces them by path, and applies
+rewritten ones while it runs (closed -> session, session -> session, session -> closed).
 
-Live reload (no restart) is not asserted here: in a manual run a host-wide allow written while
-Chromium ran was applied after about 9 s, but a path-level or closing change was not seen within
-30 s (see the issue 4 report); the network layer closes hosts at once regardless.
+Chromium reloads its managed policy only once its startup is complete (see the docstring of
+agent/enforce/browser_policy.py): headless, that is 60 s after the first page stopped loading
+unless no page keeps navigating. The live test therefore parks a page on chrome://policy (read
+without navigating) until the first change shows there, then times each change by navigating a
+second page; the times are printed (pytest -s), only the deadlines are asserted.
 
 Chromium runs in a private mount namespace (its /etc/chromium is a tmpfs there, with our policy
 folder bound in) and a private network namespace with only loopback, where a tiny web server
@@ -15,6 +18,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -24,6 +28,8 @@ from agent.enforce.browser_policy import BrowserPolicyEnforcer, write_atomically
 from agent.enforce.settings import EnforceSettings
 from agent.plan import EnforcementPlan, LockState
 from policies.compiler import rules_from_patterns
+from policies.export import browser_policy
+from tests.policies.chromium_oracle import _READ_POLICY_JS as READ_POLICY_JS
 
 pytestmark = pytest.mark.chromium
 
@@ -87,6 +93,7 @@ def browser_root(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     site = tmp_path / "site"
     site.mkdir()
     (site / "lesson.html").write_text("<title>x</title><p>lesson page</p>")
+    (site / "other.html").write_text("<title>y</title><p>another lesson page</p>")
     root = tmp_path / "root"
     policies = root / "etc/chromium/policies/managed"
     policies.mkdir(parents=True)
@@ -115,3 +122,71 @@ def test_chromium_opens_the_objective_path_and_blocks_the_rest_of_the_host(
             assert outcome(page, "http://127.0.0.1:8000/other.html") == "blocked"
         finally:
             browser.close()
+
+
+def stripped_for_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Export the backend's real policy minus the two keys that stop Playwright
+    (DeveloperToolsAvailability=2 shuts the DevTools protocol, IncognitoModeAvailability=1 breaks
+    new pages), so each apply is still exactly one write, as on a device."""
+
+    def without(rules: Any, browser: Any) -> dict[str, Any]:
+        policy = browser_policy(rules, browser)
+        policy.pop("DeveloperToolsAvailability", None)
+        policy.pop("IncognitoModeAvailability", None)
+        return policy
+
+    monkeypatch.setattr("agent.enforce.browser_policy.browser_policy", without)
+
+
+def shown_allowlist(page: Page) -> list[str] | None:
+    row = page.evaluate(READ_POLICY_JS).get("URLAllowlist") or {}
+    return None if row.get("value") is None else list(json.loads(row["value"]))
+
+
+CLOSED = EnforcementPlan(LockState.CLOSED, rules_from_patterns([]))
+
+
+def test_chromium_applies_rewritten_policies_without_a_restart(
+    browser_root: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, wrapper = browser_root
+    stripped_for_playwright(monkeypatch)
+    backend = BrowserPolicyEnforcer(EnforceSettings(root=root))
+    backend.apply(CLOSED)
+    lesson, other = "http://127.0.0.1:8000/lesson.html", "http://127.0.0.1:8000/other.html"
+    timings: dict[str, float] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            tmp_path / "profile", executable_path=str(wrapper), args=FLAGS, headless=True
+        )
+        try:
+            watch = browser.pages[0] if browser.pages else browser.new_page()
+            watch.goto("chrome://policy/")
+            assert shown_allowlist(watch) == []
+            start = time.monotonic()
+            backend.apply(plan(["127.0.0.1/lesson.html"]))  # closed -> session (a path)
+            want = json.loads(backend.paths[0].read_text())["URLAllowlist"]
+            while (shown := shown_allowlist(watch)) != want:
+                # Startup completes 60 s after this page loaded (the 3 min failsafe is later).
+                assert time.monotonic() - start < 100, f"chrome://policy still shows {shown}"
+                time.sleep(0.5)
+            timings["closed -> session, incl. startup"] = time.monotonic() - start
+            page = browser.new_page()
+            wait_for(page, lesson, "loaded", limit=20)
+            assert outcome(page, other) == "blocked"
+
+            backend.apply(plan(["127.0.0.1/other.html"]))  # session A -> session B
+            timings["session A -> session B"] = wait_for(page, other, "loaded")
+            assert outcome(page, lesson) == "blocked"
+
+            backend.apply(CLOSED)  # session -> closed
+            timings["session -> closed"] = wait_for(page, other, "blocked")
+            assert outcome(page, lesson) == "blocked"
+
+            backend.apply(CLOSED)  # the same plan again: the file is left alone
+            backend.apply(plan(["127.0.0.1/lesson.html"]))  # closed -> session, loader warm
+            timings["closed -> session"] = wait_for(page, lesson, "loaded")
+            assert outcome(page, other) == "blocked"
+        finally:
+            browser.close()
+    print("policy pickup (s):", {k: round(v, 1) for k, v in timings.items()})
