@@ -30,7 +30,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from agent.clock import Now
@@ -41,7 +41,12 @@ FIRST_LOCK_SECONDS = 30
 MAX_LOCK_SECONDS = 15 * 60
 MIN_PIN_LENGTH = 4
 
-_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106) parameters
+# OWASP's minimum for argon2id (t=2, m=19 MiB, p=1), the server's PIN parameters too
+# (server_stub/security.py). A 4-12 digit PIN falls to an offline search at any practical cost;
+# the lockout below and the server's rate limits are what protect it, so the hash is kept cheap
+# enough (tens of ms, not ~0.6 s) to check at the device without stalling it. Verifying uses the
+# parameters stored in each hash, so older, costlier hashes keep working.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=Type.ID)
 # Verified against when the staff id is unknown, so timing does not reveal which ids exist.
 _DUMMY_HASH = _hasher.hash("not-a-pin")
 

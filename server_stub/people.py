@@ -49,7 +49,7 @@ def create_user(
     user.display_name, user.role = display_name, role
     user.password_hash = hasher.hash(password)
     if pin is not None:
-        user.pin_hash = hasher.hash(pin)
+        user.pin_hash = hasher.hash_pin(pin)
     db.flush()
     if rooms:
         db.execute(delete(TeacherRoom).where(TeacherRoom.user_id == user.id))

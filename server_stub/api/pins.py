@@ -52,7 +52,7 @@ def check_pin(
         and db.get(TeacherRoom, (teacher.id, device.room_id)) is not None
     )
     # Verify even when the teacher is unknown, so timing does not reveal who exists.
-    ok = state.hasher.verify(teacher.pin_hash if allowed and teacher else None, body.pin)
+    ok = state.hasher.verify_pin(teacher.pin_hash if allowed and teacher else None, body.pin)
     if not ok or teacher is None:
         for scope, key in keys:
             throttle.record_failure(db, scope, key, now)

@@ -148,3 +148,12 @@ def test_hash_command_makes_a_usable_entry(tmp_path: Path) -> None:
         text=True,
     )
     assert too_short.returncode == 2 and "at least 4" in too_short.stderr
+
+
+def test_pin_hashes_use_owasps_argon2id_minimum() -> None:
+    from argon2 import extract_parameters
+
+    from agent.teacher_auth import hash_pin
+
+    p = extract_parameters(hash_pin("4821"))
+    assert (p.type.name, p.time_cost, p.memory_cost, p.parallelism) == ("ID", 2, 19 * 1024, 1)
