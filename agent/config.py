@@ -26,6 +26,10 @@ Example::
     heartbeat_seconds = 30                               # default: what the server asks for
 
 Relative paths are taken relative to the config file's folder.
+
+Test hook: with `LESSONGATE_TEST_MINUTES_ARE_SECONDS=1` in the agent's environment a session's
+minutes count as seconds, so the end-to-end tests can watch a real session expire. It can only
+make sessions shorter, and `status` says when it is on.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import os
 import pwd
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,7 @@ from agent.ports import PROXY_PORT
 ENV_VAR = "LESSONGATE_AGENT_CONFIG"
 CONTROL_SOCKET = "control.sock"
 DEFAULT_AGENT_USER = "lessongate"  # the installer's system user
+TEST_MINUTES_ENV = "LESSONGATE_TEST_MINUTES_ARE_SECONDS"
 _ARGON2ID = re.compile(r"^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$")
 
 
@@ -65,6 +70,7 @@ class AgentConfig:
     exemptions: tuple[str, ...] = ()
     agent_user: str | None = None  # None: DEFAULT_AGENT_USER if it exists, else root only
     disable_code_hash: str | None = None  # None: the policy's
+    seconds_per_minute: int = 60  # 1 only under the e2e tests' TEST_MINUTES_ENV hook
     verifier_file: Path | None = None  # None: `<state_dir>/teachers.toml`
     server_url: str | None = None  # `enroll` uses it when --server is not given
     ca_bundle: Path | None = None  # None: the system's CAs (TLS is always verified)
@@ -236,7 +242,7 @@ def load_config(path: Path | str | None = None) -> AgentConfig:
     if path is None:
         path = os.environ.get(ENV_VAR) or None
     if path is None:
-        return default_config()
+        return _test_hook(default_config())
     source = Path(path)
     try:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
@@ -244,4 +250,10 @@ def load_config(path: Path | str | None = None) -> AgentConfig:
         raise ConfigError(f"{source}: cannot read the agent config: {e.strerror or e}") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: not valid TOML: {e}") from e
-    return parse_config(data, source)
+    return _test_hook(parse_config(data, source))
+
+
+def _test_hook(cfg: AgentConfig) -> AgentConfig:
+    if os.environ.get(TEST_MINUTES_ENV) == "1":
+        return replace(cfg, seconds_per_minute=1)
+    return cfg

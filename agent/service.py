@@ -40,6 +40,7 @@ from agent.enforce.processes import ProcessEvent
 from agent.enforce.settings import EnforceSettings
 from agent.events import Event, EventSink, JsonLinesLog
 from agent.plan import EnforcementPlan, LockState
+from agent.report.heartbeat import blocked_counts
 from agent.session import (
     Action,
     AddLink,
@@ -144,7 +145,10 @@ class AgentService:
             self._started = True
             policy = self._load_policy()
             self.machine = SessionMachine(
-                policy, device_id=self.config.device_id, room_override=self.config.room
+                policy,
+                device_id=self.config.device_id,
+                room_override=self.config.room,
+                seconds_per_minute=self.config.seconds_per_minute,
             )
             loaded = self.store.load()
             if self.auth.problem:
@@ -432,6 +436,8 @@ class AgentService:
                     )
             disabled = self.disabled()
             note = self.enforcement.note
+            if self.config.seconds_per_minute != 60:
+                note = f"TEST HOOK: a session minute lasts {self.config.seconds_per_minute} s"
             if disabled is not None:
                 note = (
                     "disabled with IT's code (by "
@@ -450,6 +456,8 @@ class AgentService:
                     "last_error": self.enforcement.last_error,
                 },
                 policy_problem=self.policy_problem,
+                # Per host name, this session only: device state for the teacher, no URLs.
+                blocked_counts=blocked_counts(self.enforcers),
                 pin_locked_for=self.auth.retry_after(now),
                 verifier_problem=self.file_verifiers.problem,
                 ui_url=self.ui_url,

@@ -62,8 +62,12 @@ class SessionMachine:
         device_id: str,
         room_override: str | None = None,
         new_id: Callable[[], str] = _new_id,
+        seconds_per_minute: int = 60,
     ) -> None:
         self.device_id = device_id
+        # 60, except under the e2e tests' hook (agent.config.TEST_MINUTES_ENV), which can only
+        # make sessions shorter.
+        self.seconds_per_minute = seconds_per_minute
         self.room_override = room_override
         self._new_id = new_id
         self.policy: Policy | None = None
@@ -220,7 +224,7 @@ class SessionMachine:
         problem = start_problem(ids, {o.id for o in self.offered()}, minutes, maximum)
         if problem is not None:
             return refuse(problem.error, **problem.details)
-        seconds = minutes * 60
+        seconds = minutes * self.seconds_per_minute
         self.session = Session(
             id=self._new_id(),
             room_id=self.room.id,
@@ -278,7 +282,9 @@ class SessionMachine:
         if problem is not None:
             return self._refuse("extend", by, problem.error, extra, **problem.details)
         self.session = replace(
-            s, deadline=s.deadline + minutes * 60, expires_at=now.wall + left + minutes * 60
+            s,
+            deadline=s.deadline + minutes * self.seconds_per_minute,
+            expires_at=now.wall + left + minutes * self.seconds_per_minute,
         )
         report = Report(
             "session_extended",
@@ -358,7 +364,7 @@ class SessionMachine:
                 )
             )
         _, maximum = self.limits()
-        left = min(s.seconds_left(now.mono), maximum * 60)
+        left = min(s.seconds_left(now.mono), maximum * self.seconds_per_minute)
         self.session = replace(
             s,
             objective_ids=kept,

@@ -108,3 +108,12 @@ def test_a_code_written_in_place_of_its_hash_is_not_echoed(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as e:
         load_config(conf)
     assert "it-secret-2468" not in str(e.value)
+
+
+def test_the_e2e_minutes_hook_is_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.config import TEST_MINUTES_ENV
+
+    monkeypatch.delenv(TEST_MINUTES_ENV, raising=False)
+    assert load_config(None).seconds_per_minute == 60
+    monkeypatch.setenv(TEST_MINUTES_ENV, "1")
+    assert load_config(None).seconds_per_minute == 1

@@ -333,3 +333,18 @@ def test_process_events_are_reported_as_device_state(cfg: AgentConfig) -> None:
         "uid": 1000,
         "pid": 42,
     }
+
+
+def test_under_the_test_hook_a_minute_lasts_a_second_and_status_says_so(cfg: AgentConfig) -> None:
+    from dataclasses import replace
+
+    clock, rec = Clock(), Recorder()
+    s = service(replace(cfg, seconds_per_minute=1), clock, rec)
+    assert "TEST HOOK" in s.status()["enforcement"]["note"]
+    assert s.local_unlock("t-ada", "4821", [OBJ], 10).ok
+    clock.t = 9
+    s.tick()
+    assert s.status()["state"] == "open"
+    clock.t = 10
+    s.tick()
+    assert s.status()["state"] == "closed" and rec.plans[-1].state is LockState.CLOSED

@@ -1,6 +1,7 @@
 """Headless Chromium as the student (uid nobody) inside the device namespace, reading the
-managed policy the agent wrote (bound over /etc/chromium/policies/managed in a private mount
-namespace), on the network the device's nftables and proxy control."""
+managed policy the real agent wrote into the device's /etc (a copy without the developer-tools
+switch, bound over /etc/chromium/policies/managed in a private mount namespace), on the network
+the device's nftables and proxy control."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
@@ -26,26 +28,26 @@ FLAGS = [
 ]
 
 
-def allow_devtools_for_automation(lab: Lab) -> None:
-    """DeveloperToolsAvailability=2 also shuts the protocol Playwright drives Chromium with."""
-    path = lab.browser_root / "etc/chromium/policies/managed/lessongate.json"
-    policy = json.loads(path.read_text())
+def policy_for_automation(lab: Lab) -> Path:
+    """The policy the agent wrote, minus DeveloperToolsAvailability=2, which also shuts the
+    protocol Playwright drives Chromium with; a copy, so the agent's own file stays as it is."""
+    written = lab.device_file("/etc/chromium/policies/managed/lessongate.json")
+    policy = json.loads(written.read_text())
     policy.pop("DeveloperToolsAvailability", None)
-    write_atomically(path, json.dumps(policy).encode())
+    folder = lab.dir / "chromium-policy"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    write_atomically(folder / "lessongate.json", json.dumps(policy).encode())
+    return folder
 
 
 @contextmanager
 def student_chromium(lab: Lab) -> Iterator[Callable[[str], str]]:
-    allow_devtools_for_automation(lab)
+    policies = policy_for_automation(lab)
     profile = lab.dir / "chromium-profile"
     profile.mkdir(exist_ok=True)
     os.chown(profile, 65534, 65534)
-    policies = lab.browser_root / "etc/chromium/policies/managed"
     wrapper = lab.dir / "chromium-as-student"
-    inner = (
-        "mount -t tmpfs tmpfs /etc/chromium && mkdir -p /etc/chromium/policies/managed && "
-        f'mount --bind "{policies}" /etc/chromium/policies/managed && '
-    )
+    inner = f'mount --bind "{policies}" /etc/chromium/policies/managed && '
     argv = lab.in_device(["/usr/bin/chromium"], student=False, mounts=inner)
     # Drop to the student only for Chromium itself, after the mounts.
     argv = [*argv[:-1], "env", f"HOME={profile}", *DROP_PRIVILEGES, "/usr/bin/chromium"]

@@ -1,6 +1,12 @@
-"""The e2e lab: an "internet" and a "device" network namespace joined by a veth pair.
+"""The e2e lab: an "internet" and a "device" network namespace joined by a veth pair, with the
+real `lessongate-agent run` (enforce = true) on the device.
 
 internet (198.51.100.1, sites on 203.0.113.0/24) <-veth-> device (198.51.100.2, default route)
+
+The device also has its own mount namespace, held open by a `sleep` process: /etc and /usr/lib
+are overlays whose changes live on a tmpfs of that namespace only, so the agent's browser
+policies (/etc/chromium/..., /usr/lib/firefox/...) never reach the host, and /etc/resolv.conf
+names the test DNS server. The agent, the student's programs and the CLI all enter it.
 
 Everything is created under names carrying this process id and removed in `down()`, which
 tests call in a finally (processes first, by pid, then the namespaces).
@@ -16,21 +22,31 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
 
 from tests.e2e.certs import make_certs
 from tests.e2e.internet import SITES
 
 REPO = Path(__file__).resolve().parents[2]
+AGENT = str(Path(sys.executable).parent / "lessongate-agent")
 PROXY_PORT = 3129
 UI_PORT = 8765
-DENIED = "lg-e2e-tor"
+# Unique per lab: the process watcher sees every process on the machine (no pid namespace), so
+# two labs at once (a test and a bench) must not end each other's student programs.
+DENIED = f"lgtor{os.getpid()}"
+TEACHER, PIN = "t-e2e", "4821"
+OBJECTIVE = "E2E.SCI-1"
 DROP_PRIVILEGES = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
 
 POLICY = {
-    "district.toml": """
+    "district.toml": f"""
 name = "E2E District"
 never_allow = ["dns.test"]
+denied_processes = ["{DENIED}"]
 [[band]]
 id = "3-5"
 mode = "supervised"
@@ -43,9 +59,9 @@ school = "E2E School"
 band = "3-5"
 devices = ["e2e-device"]
 """,
-    "objectives/e2e.toml": """
+    "objectives/e2e.toml": f"""
 [[objective]]
-id = "E2E.SCI-1"
+id = "{OBJECTIVE}"
 title = "An objective with one resource and an asset host"
 band = "3-5"
 subject = "Science"
@@ -55,6 +71,17 @@ subject = "Science"
   assets = ["cdn.test"]
 """,
 }
+
+# The device's mount namespace: overlays on a private tmpfs, then the test resolver.
+DEVICE_FS = """set -e
+mount -t tmpfs -o mode=0700 lg-e2e "$1"
+mkdir "$1/etc" "$1/etc.work" "$1/lib" "$1/lib.work"
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/etc,workdir=$1/etc.work" /etc
+mount -t overlay overlay -o "lowerdir=/usr/lib,upperdir=$1/lib,workdir=$1/lib.work" /usr/lib
+mount --bind "$2" /etc/resolv.conf
+echo ready
+exec sleep 86400
+"""
 
 
 def run(*argv: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -71,10 +98,11 @@ class Lab:
         # Shared with the unprivileged student, so world-readable (pytest's tmp dirs are not).
         self.dir = Path(tempfile.mkdtemp(prefix="lessongate-e2e-"))
         self.dir.chmod(0o755)
-        self.browser_root = self.dir / "browser-root"
+        self.state = self.dir / "state"
+        self.config = self.dir / "agent.toml"
         self.procs: list[subprocess.Popen[str]] = []
+        self.holder: subprocess.Popen[str] | None = None
         self.agent: subprocess.Popen[str] | None = None
-        self.events: list[str] = []  # "event ..." lines the agent printed
         self.agent_prefix: list[str] = []  # e.g. taskset, for benches
 
     # -- topology ------------------------------------------------------------------------------
@@ -110,11 +138,8 @@ class Lab:
         self.resolv = self.dir / "resolv.conf"
         self.resolv.write_text(f"nameserver {SITES['dns.test']}\n")
         self.resolv.chmod(0o644)
-        self.policy = self.dir / "policy"
-        for rel, text in POLICY.items():
-            (self.policy / rel).parent.mkdir(parents=True, exist_ok=True)
-            (self.policy / rel).write_text(text)
-        internet = self._spawn(
+        self._write_agent_files()
+        internet = self._spawn(  # first: benches swap it as procs[0]
             [
                 "ip",
                 "netns",
@@ -127,9 +152,47 @@ class Lab:
             ]
         )
         self._expect(internet, "ready")
+        device_fs = self.dir / "device-fs"
+        device_fs.mkdir(mode=0o700)
+        self.holder = self._spawn(
+            [
+                "ip",
+                "netns",
+                "exec",
+                self.dev,
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                DEVICE_FS,
+                "sh",
+                str(device_fs),
+                str(self.resolv),
+            ]
+        )
+        self._expect(self.holder, "ready")
+
+    def _write_agent_files(self) -> None:
+        self.policy = self.dir / "policy"
+        for rel, text in POLICY.items():
+            (self.policy / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.policy / rel).write_text(text)
+        digest = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PIN)
+        teachers = self.dir / "teachers.toml"
+        teachers.write_text(f'[teachers]\n"{TEACHER}" = "{digest}"\n')
+        teachers.chmod(0o600)
+        # enforce = true: safe here, and only here, inside the lab's own namespaces.
+        self.config.write_text(
+            f'state_dir = "{self.state}"\npolicy_dir = "{self.policy}"\n'
+            f'verifier_file = "{teachers}"\ndevice_id = "e2e-device"\nroom = "lab-e2e"\n'
+            f"ui_port = {UI_PORT}\nproxy_port = {PROXY_PORT}\nenforce = true\n"
+            f'resolvers = ["{SITES["dns.test"]}"]\n'
+        )
 
     def down(self) -> None:
-        for proc in self.procs:
+        for proc in reversed(self.procs):  # the holder last: it keeps the device's mounts
             if proc.poll() is None:
                 proc.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -139,39 +202,88 @@ class Lab:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- the agent -----------------------------------------------------------------------------
-    def start_agent(self) -> str:
-        config = {
-            "settings": {
-                "proxy_port": PROXY_PORT,
-                "state_dir": str(self.dir / "state"),
-                "resolvers": [SITES["dns.test"]],
-                "ui_port": UI_PORT,
-                "denied_processes": [DENIED],
-                "root": str(self.browser_root),
-            },
-            "policy_dir": str(self.policy),
-            "room": "lab-e2e",
-        }
-        path = self.dir / "agent.json"
-        path.write_text(json.dumps(config))
-        self.agent = self._spawn(
-            self.in_device(
-                [*self.agent_prefix, sys.executable, "-m", "tests.e2e.device_agent", str(path)]
-            ),
-            stdin=True,
+    def start_agent(self, *, minutes_are_seconds: bool = False) -> dict[str, Any]:
+        """The real `lessongate-agent run`; returns its first `status --json`."""
+        env = ["env", "LESSONGATE_TEST_MINUTES_ARE_SECONDS=1"] if minutes_are_seconds else []
+        argv = [*env, *self.agent_prefix, AGENT, "--config", str(self.config), "run"]
+        self.agent = self._spawn(self.in_device(argv), quiet=True)
+        deadline = time.monotonic() + 60
+        while True:
+            done = self.cli("status", "--json")
+            if done.returncode == 0:
+                return json.loads(done.stdout)  # type: ignore[no-any-return]
+            if self.agent.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the agent did not come up: {done.stderr.strip()}\n{self.agent_log()}"
+                )
+            time.sleep(0.1)
+
+    def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """`lessongate-agent` as root on the device, over the control socket."""
+        return subprocess.run(
+            self.in_device([AGENT, "--config", str(self.config), *args]),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
-        return self._expect(self.agent, "ready")
+
+    def status(self) -> dict[str, Any]:
+        done = self.cli("status", "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+    def unlock(self, minutes: int | None = None) -> subprocess.CompletedProcess[str]:
+        more = ["--minutes", str(minutes)] if minutes is not None else []
+        args = ["unlock", "--teacher", TEACHER, "--objective", OBJECTIVE, *more, "--pin-stdin"]
+        return self.cli(*args, stdin=PIN + "\n")
+
+    def end(self) -> subprocess.CompletedProcess[str]:
+        return self.cli("end")
 
     def command(self, text: str) -> str:
-        assert self.agent is not None and self.agent.stdin is not None
-        self.agent.stdin.write(text + "\n")
-        self.agent.stdin.flush()
-        return self._expect(self.agent, text.split()[0] if text in ("status", "blocked") else "")
+        """The stand-in agent's old one-line commands, for benches: open, close, status."""
+        words = text.split()
+        if words[0] == "open":
+            done = self.cli(
+                "unlock",
+                "--teacher",
+                TEACHER,
+                *(arg for oid in words[1:] for arg in ("--objective", oid)),
+                "--pin-stdin",
+                stdin=PIN + "\n",
+            )
+            return "ok open" if done.returncode == 0 else f"error {done.stderr.strip()}"
+        if words[0] == "close":
+            done = self.end()
+            return "ok closed" if done.returncode == 0 else f"error {done.stderr.strip()}"
+        status = self.status()
+        if words[0] == "blocked":
+            return "blocked " + json.dumps(status["blocked_counts"])
+        return "status " + json.dumps(status["enforcement"]["backends"])
 
     def kill_agent(self) -> None:
         assert self.agent is not None
         os.kill(self.agent.pid, signal.SIGKILL)  # the pid is the agent itself (exec chain)
         self.agent.wait(10)
+
+    def stop_agent(self) -> None:
+        assert self.agent is not None
+        self.agent.terminate()
+        self.agent.wait(30)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The agent's own event log (what it would deliver to the server)."""
+        try:
+            text = (self.state / "events.jsonl").read_text()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def device_file(self, path: str) -> Path:
+        """A file as the device sees it (through its mount namespace), e.g. a browser policy."""
+        assert self.holder is not None
+        return Path(f"/proc/{self.holder.pid}/root") / path.lstrip("/")
 
     def nft_table(self) -> str:
         return run(
@@ -189,25 +301,17 @@ class Lab:
 
     # -- the student ---------------------------------------------------------------------------
     def in_device(self, argv: list[str], *, student: bool = False, mounts: str = "") -> list[str]:
-        """argv in the device namespace, with its resolv.conf (and `mounts`), maybe as nobody."""
-        script = f'mount --bind "{self.resolv}" /etc/resolv.conf && {mounts} exec "$@"'
+        """argv in the device's network and mount namespaces (plus its own private mount
+        namespace for `mounts`, shell commands ending in "&&"), maybe as nobody."""
+        assert self.holder is not None
+        ns = f"/proc/{self.holder.pid}/ns"
+        enter = ["nsenter", f"--mount={ns}/mnt", f"--net={ns}/net", "--"]
         prefix = list(DROP_PRIVILEGES) if student else []
-        return [
-            "ip",
-            "netns",
-            "exec",
-            self.dev,
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            script,
-            "sh",
-            *prefix,
-            *argv,
-        ]
+        if not mounts:
+            return [*enter, *prefix, *argv]
+        script = f'{mounts} exec "$@"'
+        private = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
+        return [*enter, *private, *prefix, *argv]
 
     def student(self, *argv: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -225,16 +329,31 @@ class Lab:
         return self._spawn(self.in_device(list(argv), student=True))
 
     # -- helpers -------------------------------------------------------------------------------
-    def _spawn(self, argv: list[str], stdin: bool = False) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            argv,
-            cwd=REPO,
-            text=True,
-            stdout=subprocess.PIPE,
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-        )
+    def _spawn(
+        self, argv: list[str], stdin: bool = False, *, quiet: bool = False
+    ) -> subprocess.Popen[str]:
+        """`quiet`: output to <dir>/agent.log instead of a pipe nobody may read."""
+        log = open(self.dir / "agent.log", "a") if quiet else None  # noqa: SIM115
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=REPO,
+                text=True,
+                stdout=log or subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            )
+        finally:
+            if log is not None:
+                log.close()
         self.procs.append(proc)
         return proc
+
+    def agent_log(self) -> str:
+        try:
+            return (self.dir / "agent.log").read_text()[-4000:]
+        except FileNotFoundError:
+            return ""
 
     def _expect(self, proc: subprocess.Popen[str], prefix: str) -> str:
         assert proc.stdout is not None
@@ -242,8 +361,5 @@ class Lab:
             line = proc.stdout.readline()
             if not line:
                 raise RuntimeError(f"process {proc.args!r} ended (exit {proc.poll()})")
-            if line.startswith("event "):
-                self.events.append(line.strip())
-                continue
             if line.startswith(prefix):
                 return line.strip()

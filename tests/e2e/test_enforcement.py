@@ -1,7 +1,10 @@
-"""End to end, in network namespaces: the real proxy, nftables, browser policy and process
-watcher on a "device", a student (uid nobody) with curl and Chromium, and a test "internet".
+"""End to end, in network namespaces: the real `lessongate-agent run` (enforce = true) on a
+"device", driven by `lessongate-agent unlock/end` over its control socket, a student (uid nobody)
+with curl and Chromium, and a test "internet".
 
-Assertions are on state ("what the student reaches"), never on elapsed time.
+The tests run in order on one lab (module fixture): closed, a session, forged names, Chromium,
+a denied program, SIGKILL and restart, end, expiry. Assertions are on state ("what the student
+reaches", `status`), never on elapsed time.
 """
 
 from __future__ import annotations
@@ -10,11 +13,11 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.e2e.lab import DENIED, Lab
+from tests.e2e.lab import DENIED, OBJECTIVE, Lab
 
 SITE = {
     name: f"site={addr}"
@@ -41,7 +44,9 @@ def lab() -> Iterator[Lab]:
     lab = Lab()
     try:
         lab.up()
-        assert lab.start_agent() == "ready ok closed"
+        first = lab.start_agent()
+        assert first["state"] == "closed", first
+        assert first["enforcement"]["mode"] == "enforce", first
         yield lab
     finally:
         lab.down()
@@ -69,6 +74,24 @@ def assert_closed(lab: Lab) -> None:
     assert "echo:" not in udp and "no answer" in udp
 
 
+def wait_for(what: Callable[[], bool], limit: float = 60) -> bool:
+    """Polls a state; the limit only bounds a broken run, it is not what is tested."""
+    deadline = time.monotonic() + limit
+    while not what():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def unlock(lab: Lab, minutes: int | None = None) -> str:
+    done = lab.unlock(minutes)
+    assert done.returncode == 0, done.stderr
+    status = lab.status()
+    assert (status["state"], status["objectives"]) == ("open", [OBJECTIVE])
+    return str(status["session_id"])
+
+
 def test_closed_nothing_is_reachable_but_names_resolve(lab: Lab) -> None:
     assert lab.student("getent", "hosts", "allowed.test").stdout.startswith("203.0.113.10")
     assert_closed(lab)
@@ -76,8 +99,17 @@ def test_closed_nothing_is_reachable_but_names_resolve(lab: Lab) -> None:
     assert "Location: http://127.0.0.1:8765/blocked?host=allowed.test" in body
 
 
+def test_a_wrong_pin_opens_nothing(lab: Lab) -> None:
+    done = lab.cli(
+        "unlock", "--teacher", "t-e2e", "--objective", OBJECTIVE, "--pin-stdin", stdin="0000\n"
+    )
+    assert done.returncode == 1 and "wrong_pin" in done.stderr
+    assert lab.status()["state"] == "closed"
+    assert reached(lab, "https://allowed.test/lesson/") is None
+
+
 def test_a_session_opens_its_resources_and_asset_hosts_and_nothing_else(lab: Lab) -> None:
-    assert lab.command("open E2E.SCI-1") == "ok open"
+    unlock(lab)
     assert reached(lab, "https://allowed.test/lesson/") == SITE["allowed"]
     assert reached(lab, "http://allowed.test/lesson/") == SITE["allowed"]
     assert reached(lab, "https://cdn.test/lib.js") == SITE["cdn"]
@@ -90,7 +122,7 @@ def test_a_session_opens_its_resources_and_asset_hosts_and_nothing_else(lab: Lab
     ):
         assert reached(lab, url) is None, url
     assert "echo:" not in lab.student("/usr/bin/python3", "-c", UDP_PROBE).stdout
-    blocked = json.loads(lab.command("blocked").removeprefix("blocked "))
+    blocked = lab.status()["blocked_counts"]
     assert blocked.get("other.test", 0) >= 2 and "allowed.test" not in blocked
 
 
@@ -106,32 +138,19 @@ def test_a_forged_name_does_not_reach_the_address_the_client_picked(lab: Lab) ->
 def test_chromium_blocks_an_off_objective_path_on_an_allowed_host(lab: Lab) -> None:
     from tests.e2e.chromium import student_chromium
 
+    # Written by the agent into the device's /etc (a private overlay), not the host's.
+    policy = json.loads(
+        lab.device_file("/etc/chromium/policies/managed/lessongate.json").read_text()
+    )
+    assert policy["URLBlocklist"][0] == "*"
+    assert any("allowed.test/lesson" in p for p in policy["URLAllowlist"])
     with student_chromium(lab) as outcome:
         assert outcome("https://allowed.test/lesson/") == "loaded"
         assert outcome("https://allowed.test/games/") == "blocked by policy"
         assert outcome("https://other.test/") == "blocked by policy"
 
 
-def test_agent_killed_stays_closed_then_restarts_closed(lab: Lab) -> None:
-    assert reached(lab, "https://allowed.test/lesson/") == SITE["allowed"]  # session still open
-    lab.kill_agent()
-    assert "redirect to :3129" in lab.nft_table()  # the rules outlive the agent
-    assert_closed(lab)
-    assert lab.start_agent() == "ready ok closed"
-    assert_closed(lab)
-    assert lab.command("open E2E.SCI-1") == "ok open"
-    assert reached(lab, "https://allowed.test/lesson/") == SITE["allowed"]
-
-
-def test_end_of_session_closes_again(lab: Lab) -> None:
-    assert lab.command("open E2E.SCI-1") == "ok open"
-    assert lab.command("close") == "ok closed"
-    assert_closed(lab)
-    status = json.loads(lab.command("status").removeprefix("status "))
-    assert all(h["ok"] for h in status), status
-
-
-def test_a_denied_program_started_by_the_student_is_ended(lab: Lab) -> None:
+def test_a_denied_program_started_by_the_student_is_ended_and_reported(lab: Lab) -> None:
     exe = lab.dir / DENIED
     shutil.copy("/bin/sleep", exe)
     exe.chmod(0o755)
@@ -140,7 +159,45 @@ def test_a_denied_program_started_by_the_student_is_ended(lab: Lab) -> None:
         proc.wait(30)  # bounded; ended by the agent long before (time not asserted)
     except subprocess.TimeoutExpired:
         pytest.fail("the denied program is still running")
-    deadline = time.monotonic() + 10
-    while not any(DENIED in e for e in lab.events) and time.monotonic() < deadline:
-        lab.command("status")
-    assert f"event process {DENIED} ended" in lab.events
+
+    def reported() -> bool:
+        return any(
+            e["type"] == "process_ended" and e["data"]["name"] == DENIED for e in lab.events()
+        )
+
+    assert wait_for(reported)
+    event = next(e for e in lab.events() if e["type"] == "process_ended")
+    assert event["data"]["rule"] == DENIED and event["data"]["uid"] == 65534
+
+
+def test_agent_killed_stays_closed_then_restarts_into_its_session(lab: Lab) -> None:
+    session = str(lab.status()["session_id"])
+    assert reached(lab, "https://allowed.test/lesson/") == SITE["allowed"]  # still open
+    lab.kill_agent()
+    assert "redirect to :3129" in lab.nft_table()  # the rules outlive the agent
+    assert_closed(lab)
+    restarted = lab.start_agent()
+    assert (restarted["state"], restarted["session_id"]) == ("open", session)
+    assert reached(lab, "https://allowed.test/lesson/") == SITE["allowed"]
+    assert any(e["type"] == "session_resumed" for e in lab.events())
+
+
+def test_end_of_session_closes_again(lab: Lab) -> None:
+    assert lab.end().returncode == 0
+    assert lab.status()["state"] == "closed"
+    assert_closed(lab)
+    backends = lab.status()["enforcement"]["backends"]
+    assert {b["name"] for b in backends} >= {"proxy", "nftables", "browser-policy", "processes"}
+    assert all(b["ok"] for b in backends), backends
+
+
+def test_expiry_closes_again(lab: Lab) -> None:
+    """With the agent's test hook a session minute lasts a second: a real session runs out."""
+    lab.stop_agent()
+    assert lab.start_agent(minutes_are_seconds=True)["state"] == "closed"
+    unlock(lab, minutes=15)
+    assert reached(lab, "https://allowed.test/lesson/") == SITE["allowed"]
+    assert wait_for(lambda: lab.status()["state"] == "closed")
+    assert_closed(lab)
+    ended = [e for e in lab.events() if e["type"] == "session_ended"]
+    assert ended[-1]["data"]["reason"] == "expired"
