@@ -38,8 +38,6 @@ from server_stub.state import AppState
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
-# Device events that are also teacher actions, so they belong in the audit log.
-AUDITED_EVENTS = {"session_start", "session_end", "session_extend"}
 
 
 @router.post(
@@ -237,8 +235,16 @@ def post_events(body: EventBatch, device: DeviceDep, db: DbDep) -> EventBatchRes
     stmt = insert(DeviceEvent).values(rows).on_conflict_do_nothing().returning(DeviceEvent.event_id)
     new = set(db.execute(stmt).scalars())
     for ev in unique.values():
-        if ev.id in new and ev.type in AUDITED_EVENTS:
-            _audit_device_session(db, device, ev)
+        if ev.id in new:  # sessions and the disable switch also go to the audit log
+            audit.record_device_event(
+                db,
+                device_id=device.id,
+                room_id=device.room_id,
+                event_id=ev.id,
+                event_type=ev.type,
+                data=ev.data,
+                at=ev.at,
+            )
     db.commit()
     accepted = [ev.id for ev in unique.values() if ev.id in new]
     seen: set[str] = set()
@@ -248,27 +254,6 @@ def post_events(body: EventBatch, device: DeviceDep, db: DbDep) -> EventBatchRes
             duplicates.append(ev.id)
         seen.add(ev.id)
     return EventBatchResponse(accepted=accepted, duplicates=duplicates)
-
-
-def _audit_device_session(db: Session, device: Device, ev: Event) -> None:
-    data = ev.data
-    objectives = data.get("objectives")
-    minutes, duration = data.get("minutes"), data.get("duration_s")
-    audit.record(
-        db,
-        actor=str(data.get("teacher_id") or device.id)[:64],
-        role="teacher" if data.get("teacher_id") else "device",
-        action=f"device_{ev.type}",
-        room_id=device.room_id,
-        device_id=device.id,
-        objectives=[str(o) for o in objectives] if isinstance(objectives, list) else [],
-        minutes=minutes if isinstance(minutes, int) and not isinstance(minutes, bool) else None,
-        duration_s=duration
-        if isinstance(duration, int) and not isinstance(duration, bool)
-        else None,
-        detail=f"event {ev.id}",
-        at=ev.at,
-    )
 
 
 @router.get(
