@@ -39,6 +39,8 @@ UI_PORT = 8765
 # two labs at once (a test and a bench) must not end each other's student programs.
 DENIED = f"lgtor{os.getpid()}"
 TEACHER, PIN = "t-e2e", "4821"
+DISABLE_CODE = "e2e-it-code-2468"  # a test code: its hash is in this lab's policy only
+FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # tests only
 OBJECTIVE = "E2E.SCI-1"
 DROP_PRIVILEGES = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
 
@@ -47,6 +49,7 @@ POLICY = {
 name = "E2E District"
 never_allow = ["dns.test"]
 denied_processes = ["{DENIED}"]
+disable_code_hash = "{FAST_HASH.hash(DISABLE_CODE)}"
 [[band]]
 id = "3-5"
 mode = "supervised"
@@ -179,7 +182,7 @@ class Lab:
         for rel, text in POLICY.items():
             (self.policy / rel).parent.mkdir(parents=True, exist_ok=True)
             (self.policy / rel).write_text(text)
-        digest = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PIN)
+        digest = FAST_HASH.hash(PIN)
         teachers = self.dir / "teachers.toml"
         teachers.write_text(f'[teachers]\n"{TEACHER}" = "{digest}"\n')
         teachers.chmod(0o600)

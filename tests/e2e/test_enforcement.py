@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.e2e.lab import DENIED, OBJECTIVE, Lab
+from tests.e2e.lab import DENIED, DISABLE_CODE, OBJECTIVE, Lab
 
 SITE = {
     name: f"site={addr}"
@@ -201,3 +201,25 @@ def test_expiry_closes_again(lab: Lab) -> None:
     assert_closed(lab)
     ended = [e for e in lab.events() if e["type"] == "session_ended"]
     assert ended[-1]["data"]["reason"] == "expired"
+
+
+def test_only_its_code_disables_enforcement_and_enable_closes_again(lab: Lab) -> None:
+    wrong = lab.cli("disable", "--code-stdin", stdin="not-the-code\n")
+    assert wrong.returncode == 1 and "wrong_code" in wrong.stderr
+    assert "redirect to :3129" in lab.nft_table()
+    assert reached(lab, "http://other.test/") is None
+
+    right = lab.cli("disable", "--code-stdin", stdin=DISABLE_CODE + "\n")
+    assert right.returncode == 0, right.stderr
+    status = lab.status()
+    assert status["enforcement"]["mode"] == "disabled"
+    assert lab.nft_table() == ""  # the table is gone: the student's traffic goes direct
+    assert reached(lab, "http://other.test/") == SITE["other"]
+    assert not lab.device_file("/etc/chromium/policies/managed/lessongate.json").exists()
+
+    assert lab.cli("enable").returncode == 0
+    assert lab.status()["enforcement"]["mode"] == "enforce"
+    assert_closed(lab)
+    kinds = [e["type"] for e in lab.events()]
+    assert kinds.count("disable_refused") == 1 and kinds.count("enforcement_disabled") == 1
+    assert DISABLE_CODE not in (lab.state / "events.jsonl").read_text()
