@@ -304,3 +304,50 @@ def test_address_file_errors_name_the_file(tmp_path: Path) -> None:
         read_ui_address(tmp_path)
     write_ui_address(tmp_path, "http://127.0.0.1:9/", "s" * 20)
     assert read_ui_address(tmp_path).panel_url == "http://127.0.0.1:9/?k=" + "s" * 20
+
+
+def test_a_slow_pin_check_does_not_hold_up_the_screen(
+    ui: RunningUi, fake: FakeController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argon2 and the server's online check (up to 2 s) run off the event loop: while a login is
+    being checked, the same server still answers the student's screen."""
+    import threading
+
+    checking, viewed = threading.Event(), threading.Event()
+    served_meanwhile: list[bool] = []
+    real_login, real_view = fake.teacher_login, fake.view
+
+    def slow_login(staff_id: str, pin: str) -> Any:
+        checking.set()
+        served_meanwhile.append(viewed.wait(10))  # bounded: False if the loop was blocked
+        return real_login(staff_id, pin)
+
+    def view() -> Any:
+        viewed.set()
+        return real_view()
+
+    monkeypatch.setattr(fake, "teacher_login", slow_login)
+    monkeypatch.setattr(fake, "view", view)
+
+    def new_client() -> httpx.Client:
+        c = httpx.Client(base_url=ui.address.url, headers={KEY_HEADER: ui.address.secret})
+        assert c.get(ui.address.panel_url, follow_redirects=True).status_code == 200
+        return c
+
+    teacher, student = new_client(), new_client()
+    try:
+        login: list[httpx.Response] = []
+        worker = threading.Thread(
+            target=lambda: login.append(
+                teacher.post("/api/teacher/login", json={"staff_id": STAFF_ID, "pin": PIN})
+            )
+        )
+        worker.start()
+        assert checking.wait(10)
+        assert student.get("/api/view", timeout=20).status_code == 200
+        worker.join(30)
+    finally:
+        teacher.close()
+        student.close()
+    assert served_meanwhile == [True]
+    assert login and login[0].status_code == 200
