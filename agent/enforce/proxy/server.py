@@ -106,6 +106,12 @@ class ProxyServer:
                 log.info("proxy cannot listen on %s:%s", host, port)
                 continue
             port = server.sockets[0].getsockname()[1]
+            if hasattr(socket, "TCP_DEFER_ACCEPT"):
+                # Wake up once per connection, when its first bytes are there (HTTP and TLS
+                # clients always speak first), not once to accept and again to read.
+                for sock in server.sockets:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
             self._servers.append(server)
         if not self._servers:
             raise OSError(f"proxy could not listen on {self.config.listen}")
@@ -338,7 +344,7 @@ class ProxyServer:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 async with asyncio.timeout_at(deadline):
-                    await loop.sock_connect(sock, (address, port))
+                    await splice.connect(sock, address, port)
                 return sock
             except (OSError, TimeoutError):
                 sock.close()

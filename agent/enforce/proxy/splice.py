@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import os
 import socket
@@ -58,15 +59,37 @@ class SpliceTunnel(Tunnel):
             self.close()
 
 
+# Empty pipes of ended tunnels, reused: creating and sizing two pipes per tunnel cost six system
+# calls, each a point where the proxy thread may wait for the GIL. At most 64 kept.
+_POOL: list[tuple[int, int]] = []
+_POOL_MAX = 64
+
+
+def _pipe() -> tuple[int, int]:
+    with contextlib.suppress(IndexError):
+        return _POOL.pop()
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    return r, w
+
+
+def _release(r: int, w: int, empty: bool) -> None:
+    if empty and len(_POOL) < _POOL_MAX:
+        _POOL.append((r, w))
+        return
+    for fd in (r, w):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 class _Direction:
     def __init__(self, tunnel: SpliceTunnel, src: socket.socket, dst: socket.socket) -> None:
         self.tunnel = tunnel
         self.loop = tunnel._loop
         self.src, self.dst = src.fileno(), dst.fileno()
         self.dst_sock = dst
-        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(self.w, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        self.r, self.w = _pipe()
         self.pending = 0  # bytes in the pipe, not yet in dst
         self.eof = False
         self.finished = False
@@ -87,9 +110,8 @@ class _Direction:
         if self.writing:
             self.writing = False
             self.loop.remove_writer(self.dst)
-        for fd in (self.r, self.w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        if self.r >= 0:
+            _release(self.r, self.w, empty=self.pending == 0)
         self.r = self.w = -1
 
     def on_readable(self) -> None:
@@ -156,8 +178,9 @@ def take_socket(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> T
     leftover = bytes(buffered)
     buffered.clear()
     raw = writer.get_extra_info("socket")
-    sock = socket.socket(fileno=os.dup(raw.fileno()))
-    sock.setblocking(False)
+    # Family, type and protocol given, so the constructor need not ask the kernel.
+    sock = socket.socket(raw.family, socket.SOCK_STREAM, 0, os.dup(raw.fileno()))
+    sock.setblocking(False)  # the open file already is; this tells the Python object
     transport.abort()
     return TakenSocket(sock, leftover)
 
@@ -175,3 +198,29 @@ def slots() -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
             soft = want
     return max(0, (soft - 1024) // 8)
+
+
+async def connect(sock: socket.socket, address: str, port: int) -> None:
+    """Connect a non-blocking socket to an IP literal. (uvloop's sock_connect runs getaddrinfo
+    in its thread pool even for a literal: a thread hop, about a millisecond, per tunnel.)"""
+    err = sock.connect_ex((address, port))
+    if err == 0:
+        return
+    if err not in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+        raise OSError(err, os.strerror(err))
+    loop = asyncio.get_running_loop()
+    writable: asyncio.Future[None] = loop.create_future()
+    fd = sock.fileno()
+
+    def ready() -> None:
+        if not writable.done():
+            writable.set_result(None)
+
+    loop.add_writer(fd, ready)
+    try:
+        await writable
+    finally:
+        loop.remove_writer(fd)
+    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if err:
+        raise OSError(err, os.strerror(err))
