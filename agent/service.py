@@ -124,9 +124,7 @@ class AgentService:
         self._lock = threading.RLock()
         self._auth_lock = threading.Lock()  # PIN and disable-code checks, one at a time
         # What `disable` hands to `agent.enforce.disable`; built from the config when not given.
-        self.enforce_settings = (
-            enforce_settings or enforcement_setup.enforce_settings(config, resolve_server=False)[0]
-        )
+        self.enforce_settings = enforce_settings or self._fallback_settings(config)
         self._started = False
         # Issue 6: the last good signed bundle, used at start in place of `policy_dir`.
         self._initial_policy = initial_policy
@@ -134,6 +132,18 @@ class AgentService:
         # keeps running next to the tick loop until `stop` is set.
         self.status_sections: dict[str, Callable[[], Any]] = {}
         self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
+
+    @staticmethod
+    def _fallback_settings(config: AgentConfig) -> EnforceSettings:
+        try:
+            return enforcement_setup.enforce_settings(config, resolve_server=False)[0]
+        except Exception:  # e.g. agent_user removed since: the service still starts, closed
+            return EnforceSettings(
+                enforce=config.enforce,
+                proxy_port=config.proxy_port,
+                state_dir=config.state_dir,
+                disable_code_hash=config.disable_code_hash,
+            )
 
     # ---- lifecycle -------------------------------------------------------------------------
 
