@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,10 +13,12 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from server_stub import __version__, dashboard
-from server_stub.api import commands, devices, pins
+from server_stub.api import commands, devices, heartbeat, pins
 from server_stub.auth import LoginRequired
 from server_stub.config import Settings
 from server_stub.db.session import make_engine, make_sessionmaker
+from server_stub.device_directory import DeviceDirectory
+from server_stub.heartbeat_buffer import HeartbeatBuffer
 from server_stub.limits import BodySizeLimit, SecurityHeaders
 from server_stub.notify import Notifier, PostgresNotifier
 from server_stub.policy_store import PolicyCache
@@ -36,14 +39,27 @@ def build_state(settings: Settings) -> AppState:
         notifier = PostgresNotifier(conninfo)
     else:
         notifier = Notifier()
+    sessions = make_sessionmaker(engine)
+    directory = DeviceDirectory(engine)
+    directory.watch_sessions(sessions)
+    write_lock = threading.Lock()
+    heartbeats = HeartbeatBuffer(
+        engine,
+        directory,
+        settings.heartbeat_flush_s,
+        write_lock=None if settings.is_postgres else write_lock,
+    )
     return AppState(
         settings=settings,
         engine=engine,
-        sessions=make_sessionmaker(engine),
+        sessions=sessions,
         key=key,
         policies=PolicyCache(key),
         hasher=Hasher(fast=settings.fast_hashing),
         notifier=notifier,
+        directory=directory,
+        heartbeats=heartbeats,
+        write_lock=write_lock,
     )
 
 
@@ -55,6 +71,7 @@ def create_app(settings: Settings, *, run_purge: bool = False) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.notifier.start()
+        await state.heartbeats.start()
         purger = (
             asyncio.create_task(purge_forever(state.sessions, settings.retention_days))
             if run_purge
@@ -68,6 +85,8 @@ def create_app(settings: Settings, *, run_purge: bool = False) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await purger
             await state.notifier.stop()
+            # After uvicorn has answered the last requests: no heartbeat state is lost.
+            await state.heartbeats.close()
             state.engine.dispose()
 
     app = FastAPI(
@@ -79,6 +98,7 @@ def create_app(settings: Settings, *, run_purge: bool = False) -> FastAPI:
     app.state.lg = state
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(devices.router)
+    app.include_router(heartbeat.router)
     app.include_router(pins.router)
     app.include_router(commands.router)
 

@@ -1,6 +1,6 @@
 """`lessongate-server`: run the server and manage it from the command line.
 
-    lessongate-server serve [--host H] [--port P]
+    lessongate-server serve [--host H] [--port P] [--workers N] [--heartbeat-flush-ms MS]
     lessongate-server migrate
     lessongate-server create-admin USERNAME [--name NAME] [--password-stdin]
     lessongate-server create-teacher USERNAME --room ROOM [--room ...] [--password-stdin]
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import socket
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -32,7 +31,6 @@ from server_stub.db.models import EnrollmentToken, Room, utcnow
 from server_stub.db.session import make_engine, make_sessionmaker
 from server_stub.people import PeopleError, create_user
 from server_stub.security import Hasher, new_token, token_digest
-from server_stub.state import AppState
 
 
 class CliError(Exception):
@@ -51,6 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--retention-days", type=int, default=None)
     s.add_argument("--log-level", default="info")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (PostgreSQL only; default 1)",
+    )
+    s.add_argument(
+        "--heartbeat-flush-ms",
+        type=int,
+        default=200,
+        help="how often buffered heartbeats are written (default 200; the dashboard lags by it)",
+    )
     sub.add_parser("migrate", parents=[common], help="bring the database schema up to date")
     a = sub.add_parser("create-admin", parents=[common], help="create or update an IT admin")
     a.add_argument("username")
@@ -182,28 +192,24 @@ def _import(db: Session, directory: str | None) -> None:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    from dataclasses import replace
 
-    from server_stub.app import create_app
+    from server_stub.serving import ServeOptions, WorkersRefused, check_workers, serve
 
+    if not 10 <= args.heartbeat_flush_ms <= 60_000:
+        raise CliError("--heartbeat-flush-ms must be between 10 and 60000")
+    settings = replace(settings, heartbeat_flush_s=args.heartbeat_flush_ms / 1000)
+    try:
+        check_workers(settings, args.workers)
+    except WorkersRefused as exc:
+        raise CliError(str(exc)) from exc
     engine = make_engine(settings)
     try:
         upgrade(engine)
     finally:
         engine.dispose()
-    app = create_app(settings, run_purge=True)
-    state: AppState = app.state.lg
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level)
-    # Long-polls would otherwise hold a shutdown for up to their full wait.
-    config.timeout_graceful_shutdown = 5
-
-    class Server(uvicorn.Server):
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            state.notifier.close()
-            await super().shutdown(sockets)
-
-    Server(config).run()
-    return 0
+    opts = ServeOptions(args.host, args.port, args.log_level, args.workers)
+    return serve(settings, opts)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ class Settings:
     # SQLite (one process, in-process wake-ups) and 10 s on PostgreSQL (LISTEN/NOTIFY wakes them).
     command_poll_s: float | None = None
     max_body_bytes: int = 1_000_000
+    # Heartbeats are written behind, this often (see heartbeat_buffer); the dashboard lags by it.
+    heartbeat_flush_s: float = 0.2
 
     @property
     def url(self) -> str:

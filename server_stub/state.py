@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from server_stub.config import Settings
+from server_stub.device_directory import DeviceDirectory
+from server_stub.heartbeat_buffer import HeartbeatBuffer
 from server_stub.notify import Notifier
 from server_stub.policy_store import PolicyCache
 from server_stub.security import Hasher
@@ -24,6 +26,8 @@ class AppState:
     policies: PolicyCache
     hasher: Hasher
     notifier: Notifier
+    directory: DeviceDirectory
+    heartbeats: HeartbeatBuffer
     # SQLite has one writer at a time; queueing writers on a lock here is much cheaper than
     # letting them collide and back off in SQLite's busy handler. Unused on PostgreSQL.
     write_lock: threading.Lock = field(default_factory=threading.Lock)

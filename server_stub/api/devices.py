@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Header, HTTPException, Response, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -18,8 +17,6 @@ from server_stub.api.deps import (
     DbDep,
     DeviceDep,
     StateDep,
-    device_token_hash,
-    unauthorized,
 )
 from server_stub.api.schemas import (
     EnrollRequest,
@@ -28,13 +25,10 @@ from server_stub.api.schemas import (
     Event,
     EventBatch,
     EventBatchResponse,
-    Heartbeat,
-    HeartbeatResponse,
     PolicyBundleResponse,
 )
 from server_stub.db.models import Device, DeviceEvent, EnrollmentToken, Room, utcnow
 from server_stub.security import new_token, token_digest
-from server_stub.state import AppState
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
@@ -124,93 +118,6 @@ def _room_by_device_name(db: Session, school: str, name: str) -> str | None:
         if name in room.device_names:
             return room.id
     return None
-
-
-_devices = cast(Table, Device.__table__)
-_HEARTBEAT = (
-    update(_devices)
-    .where(_devices.c.token_hash == bindparam("p_token_hash"), _devices.c.revoked_at.is_(None))
-    .values(
-        {
-            name: bindparam(f"p_{name}", type_=_devices.c[column].type)
-            for name, column in (
-                ("last_seen_at", "last_seen_at"),
-                ("lock_state", "lock_state"),
-                ("session", "session"),
-                ("policy_version", "policy_version"),
-                ("health", "health"),
-                ("agent_version", "agent_version"),
-                ("stats", "stats"),
-                ("blocked_counts", "blocked_counts"),
-            )
-        }
-    )
-    .returning(_devices.c.room_id)
-)
-POLICY_CHECK_S = 2.0
-
-
-@router.post(
-    "/heartbeat",
-    response_model=HeartbeatResponse,
-    responses=AUTH_ERRORS,
-)
-async def heartbeat(
-    body: Heartbeat,
-    state: StateDep,
-    token_hash: Annotated[str, Depends(device_token_hash)],
-) -> Response:
-    """Report the device's current state; the server keeps only the latest one."""
-    # Heartbeats are most of the traffic: one hop to a worker thread for all the database work,
-    # a Core connection instead of an ORM session, and the answer serialised once.
-    answer = await run_in_threadpool(record_heartbeat, state, body, token_hash)
-    return Response(answer.model_dump_json(), media_type="application/json")
-
-
-def record_heartbeat(state: AppState, body: Heartbeat, token_hash: str) -> HeartbeatResponse:
-    now = utcnow()
-    params = {
-        "p_token_hash": token_hash,
-        "p_last_seen_at": now,
-        "p_lock_state": body.lock_state,
-        "p_session": body.session.model_dump(mode="json") if body.session else None,
-        "p_policy_version": body.policy_version,
-        "p_health": body.health.model_dump(mode="json"),
-        "p_agent_version": body.agent_version,
-        "p_stats": {
-            "uptime_s": body.uptime_s,
-            "cpu_percent": body.cpu_percent,
-            "memory_percent": body.memory_percent,
-        },
-        "p_blocked_counts": body.blocked_counts,
-    }
-    with state.engine.connect() as conn:
-        if state.settings.is_postgres:
-            # The latest state of a device, overwritten every 30 s: losing the last instant of
-            # it in a database crash costs nothing, waiting for the WAL flush costs throughput.
-            conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            row = conn.execute(_HEARTBEAT, params).first()
-            conn.commit()
-        else:
-            with state.write_lock:
-                row = conn.execute(_HEARTBEAT, params).first()
-                conn.commit()
-    if row is None:
-        raise unauthorized()
-    version = None
-    if row.room_id is not None:
-        # A policy import reaches heartbeats within seconds; /policy always checks.
-        known, version = state.policies.recent_version(row.room_id, POLICY_CHECK_S)
-        if not known:
-            with state.sessions() as db:
-                signed = state.policies.bundle_for_room(db, row.room_id)
-                version = signed.version if signed else None
-    return HeartbeatResponse(
-        server_time=now,
-        heartbeat_interval_s=state.settings.heartbeat_interval_s,
-        room_id=row.room_id,
-        policy_version=version,
-    )
 
 
 @router.post("/events", responses=AUTH_ERRORS)

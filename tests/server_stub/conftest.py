@@ -176,6 +176,11 @@ class World:
         body: dict[str, Any] = r.json()
         return body
 
+    def flush_heartbeats(self) -> None:
+        """Write pending heartbeats now instead of at the next flush tick (write-behind)."""
+        assert self.client.portal is not None
+        self.client.portal.call(self.state.heartbeats.flush)
+
     @staticmethod
     def auth(device: dict[str, Any]) -> dict[str, str]:
         return {"Authorization": f"Bearer {device['device_token']}"}

@@ -76,11 +76,18 @@ def prepare(data_dir: Path, database_url: str = "") -> str:
 
 
 class Server:
-    def __init__(self, data_dir: Path, database_url: str = "", log: Path | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str = "",
+        log: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+        command: list[str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [*server_command(), "serve", "--data-dir", str(data_dir), "--port", str(self.port)]
-        cmd += ["--log-level", "warning"]
+        cmd = [*(command or server_command()), "serve", "--data-dir", str(data_dir)]
+        cmd += ["--port", str(self.port), "--log-level", "warning", *extra_args]
         if database_url:
             cmd += ["--database-url", database_url]
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -90,6 +90,7 @@ def test_heartbeat_updates_device_state(world: World) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["room_id"] == "lab-3a"
     assert r.json()["heartbeat_interval_s"] == 30
+    world.flush_heartbeats()
     with world.state.sessions() as db:
         row = db.get(Device, device["device_id"])
         assert row is not None and row.lock_state == "open"

@@ -100,6 +100,7 @@ def test_live_fragment_follows_heartbeats_and_escapes_names(sqlite_world: World)
         health={"ok": False, "problems": ["proxy <down>"]},
     )
     assert w.client.post("/api/v1/heartbeat", json=body, headers=w.auth(device)).status_code == 200
+    w.flush_heartbeats()
     after = c.get("/rooms/lab-3a/live").text
     assert ">online<" in after and ">open<" in after
     assert "Space &lt;b&gt;science&lt;/b&gt;" in after
