@@ -3,11 +3,12 @@
 Every heartbeat carries the device token; looking its digest up in the database on every request
 was most of a heartbeat's cost. Answers are cached per token digest:
 
-- An entry lives `ttl_s` (longer than the heartbeat interval, or a device would never hit it) and
-  is renewed by every heartbeat flush, which re-reads the room and revocation of each device it
-  wrote (`HeartbeatBuffer`). A revocation or a room change made in another server process is
-  therefore seen within one heartbeat; one made in this process is applied at once
-  (`watch_sessions`).
+- An entry lives `ttl_s` (longer than the heartbeat interval, or a device would never hit it).
+  On PostgreSQL it is renewed by every heartbeat flush, which re-reads the room and revocation of
+  each device it wrote (`HeartbeatBuffer`), so a revocation or a room change made in another
+  server process is seen within one heartbeat. A change made in this process is applied at once
+  (`watch_sessions`); on SQLite, the only server process, that covers every change, and entries
+  are renewed by a lookup when they expire.
 - Unknown tokens are never cached, so a device enrolled by another process works at once.
 - Misses that arrive together are answered by one query (the batch that gathered while the
   previous one ran), so a restart's wave of cold devices costs one round trip per batch.

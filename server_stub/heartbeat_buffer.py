@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, bindparam, or_, select, text, update
+from sqlalchemy import Dialect, Engine, Table, bindparam, or_, select, text, update
 
 from server_stub.db.models import Device
 from server_stub.device_directory import MAX_BATCH, DeviceDirectory, KnownDevice
@@ -58,6 +58,27 @@ _FLUSH = (
 )
 
 
+class _CompiledFlush:
+    """The flush statement compiled once for the engine's dialect, with the same bind processors
+    SQLAlchemy would apply: its generic per-row parameter handling cost more than the UPDATE."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        compiled = _FLUSH.compile(dialect=dialect)
+        self.sql = compiled.string
+        self._order = list(compiled.positiontup or []) if compiled.positional else None
+        self._procs = [
+            (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
+            for name, bind in compiled.binds.items()
+        ]
+
+    def params(self, rows: list[dict[str, Any]]) -> list[Any]:
+        out: list[Any] = []
+        for row in rows:
+            values = {n: (p(row[n]) if p is not None else row[n]) for n, p in self._procs}
+            out.append(tuple(values[n] for n in self._order) if self._order else values)
+        return out
+
+
 def state_row(device_id: str, last_seen_at: datetime, **state: Any) -> dict[str, Any]:
     """The parameters of one device's pending write; `state` has the other STATE_COLUMNS."""
     row = {f"p_{c}": v for c, v in state.items()}
@@ -80,6 +101,7 @@ class HeartbeatBuffer:
         # SQLite: the process-wide writer lock, so writers queue instead of hitting SQLITE_BUSY.
         self._write_lock = write_lock
         self._postgres = engine.dialect.name == "postgresql"
+        self._statement = _CompiledFlush(engine.dialect)
         self._pending: dict[str, dict[str, Any]] = {}
         self._flushing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -128,29 +150,34 @@ class HeartbeatBuffer:
                 for device_id, row in batch.items():
                     self._pending.setdefault(device_id, row)
                 raise
-        self._directory.remember(still_valid)
-        self._directory.forget(set(batch) - {d.id for d in still_valid})
+        if still_valid is not None:
+            self._directory.remember(still_valid)
+            self._directory.forget(set(batch) - {d.id for d in still_valid})
 
-    def _write(self, rows: list[dict[str, Any]]) -> list[KnownDevice]:
+    def _write(self, rows: list[dict[str, Any]]) -> list[KnownDevice] | None:
         if self._write_lock is None:
             return self._write_locked(rows)
         with self._write_lock:
             return self._write_locked(rows)
 
-    def _write_locked(self, rows: list[dict[str, Any]]) -> list[KnownDevice]:
+    def _write_locked(self, rows: list[dict[str, Any]]) -> list[KnownDevice] | None:
         with self._engine.connect() as conn:
             if self._postgres:
                 # Soft state (see the module docstring): no need to wait for the WAL flush.
                 conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            conn.execute(_FLUSH, rows)
+            written = conn.exec_driver_sql(self._statement.sql, self._statement.params(rows))
+            valid = None
             # Re-read room and revocation of the devices just written, so the token cache
-            # follows changes made by other server processes within one heartbeat.
-            valid: list[KnownDevice] = []
-            for chunk in _chunks([r["p_id"] for r in rows], MAX_BATCH):
-                query = select(_devices.c.id, _devices.c.token_hash, _devices.c.room_id).where(
-                    _devices.c.id.in_(chunk), _devices.c.revoked_at.is_(None)
-                )
-                valid += [KnownDevice(r.id, r.token_hash, r.room_id) for r in conn.execute(query)]
+            # follows changes made by other server processes within one heartbeat. SQLite has
+            # no other server process (this one sees every change through its own sessions),
+            # so there only a skipped write (a device revoked or deleted by hand) needs it.
+            if self._postgres or written.rowcount != len(rows):
+                valid = []
+                for chunk in _chunks([r["p_id"] for r in rows], MAX_BATCH):
+                    query = select(_devices.c.id, _devices.c.token_hash, _devices.c.room_id).where(
+                        _devices.c.id.in_(chunk), _devices.c.revoked_at.is_(None)
+                    )
+                    valid += [KnownDevice(*r) for r in conn.execute(query)]
             conn.commit()
         return valid
 
