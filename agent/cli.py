@@ -13,11 +13,12 @@
     lessongate-agent hash-pin --teacher ID [--pin-stdin]
     lessongate-agent hash-code [--code-stdin]
     lessongate-agent selftest
+    lessongate-agent [--config FILE] report-uninstalled
 
-All but `run`, `panel`, `enroll`, `hash-pin` and `hash-code` talk to the running agent over its
-control socket (`agent.control`); `disable` and `enable` also work when the agent is not running
-(`agent.disabling`). Exit codes: 0 done, 1 refused (wrong PIN or code, nothing to end...), 2 usage
-or configuration error, 3 the agent cannot be reached.
+All but `run`, `panel`, `enroll`, `report-uninstalled`, `hash-pin` and `hash-code` talk to the
+running agent over its control socket (`agent.control`); `disable` and `enable` also work when
+the agent is not running (`agent.disabling`). Exit codes: 0 done, 1 refused (wrong PIN or code,
+nothing to end...), 2 usage or configuration error, 3 the agent cannot be reached.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"lessongate-agent {policies.__version__}"
     )
     p.add_argument("--config", help=f"agent config TOML (default: ${ENV_VAR}, else built-in)")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     sub.add_parser("run", help="run the agent service in the foreground")
     st = sub.add_parser("status", help="show the device's state")
     st.add_argument("--json", action="store_true", help="machine-readable output")
@@ -67,7 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("reload", help="re-read the policy folder")
     sub.add_parser("panel", help="open the student/teacher window")
     sub.add_parser("selftest", help="check this build: bundled policy, proxy decisions")
-    sub.add_parser("verify-signature", help=argparse.SUPPRESS)  # agent.report.verify's helper
+    sub.add_parser("verify-signature")  # agent.report.verify's helper: no help, not listed
+    sub.add_parser(
+        "report-uninstalled", help="tell the server this device is being removed (uninstallers)"
+    )
     en = sub.add_parser("enroll", help="enroll this device with the LessonGate server")
     en.add_argument("--server", help="server URL (default: server_url in the config)")
     en.add_argument("--token", required=True, help="enrollment token from IT")
@@ -293,6 +297,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return disabling.disable(cfg, disabling.read_code(args.code, args.code_stdin))
     if args.cmd == "enroll":
         return _enroll(cfg, args.server, args.token, args.room)
+    if args.cmd == "report-uninstalled":
+        from agent.report.uninstall import report_uninstalled
+
+        return report_uninstalled(cfg)
     if args.cmd == "panel":
         if args.config:
             os.environ[ENV_VAR] = args.config  # the panel finds the UI through the same config

@@ -38,8 +38,9 @@ import ipaddress
 import os
 import pwd
 import re
+import socket
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,9 @@ class ConfigError(Exception):
 class AgentConfig:
     state_dir: Path
     policy_dir: Path
-    device_id: str = "demo-device"
+    # The name IT lists in rooms.toml; by default the machine's host name, so that one image
+    # cloned to a lab gives each machine its own id.
+    device_id: str = field(default_factory=socket.gethostname)
     room: str | None = None
     ui_port: int = 0
     proxy_port: int = PROXY_PORT

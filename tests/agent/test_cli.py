@@ -32,7 +32,8 @@ def env(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "teachers.toml").write_text(f'[teachers]\n"t-ada" = "{digest}"\n')
     conf = tmp_path / "agent.toml"
     conf.write_text(
-        'state_dir = "state"\nverifier_file = "teachers.toml"\nenforce = false\n'
+        'state_dir = "state"\ndevice_id = "demo-device"\nverifier_file = "teachers.toml"\n'
+        "enforce = false\n"
         f"ui_port = 0\nproxy_port = {free_port()}\n"
     )
     return {**os.environ, "LESSONGATE_AGENT_CONFIG": str(conf)}

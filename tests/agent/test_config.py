@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ def test_defaults_are_safe(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
     cfg = load_config()
     assert cfg.enforce is False
-    assert cfg.device_id == "demo-device"
+    assert cfg.device_id == socket.gethostname()
     assert cfg.policy_dir == policies.DEFAULT_POLICY_DIR
 
 
