@@ -42,6 +42,21 @@ def _matches(rule: str, name: str, exe: str) -> bool:
     return any(fnmatch.fnmatchcase(n, rule) for n in names)
 
 
+def _identity(pid: int) -> bytes | None:
+    """pid, program name and start time from /proc/<pid>/stat, in one read: changes when the
+    process exec's another program or the pid is reused. None where there is no /proc (the
+    process is then judged on every pass)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    end = stat.rfind(b")")
+    fields = stat[end + 2 :].split(b" ")
+    # After "pid (comm)": field 3 is the state; the start time is field 22.
+    return stat[: end + 1] + b" " + fields[19] if len(fields) > 19 else None
+
+
 class ProcessEnforcer:
     name = "processes"
 
@@ -51,7 +66,7 @@ class ProcessEnforcer:
         on_event: Callable[[ProcessEvent], None] | None = None,
         *,
         report_only: bool = False,
-        interval: float = 0.5,
+        interval: float = 1.0,
     ) -> None:
         self._configured = settings.denied_processes
         self._rules = settings.denied_processes
@@ -62,6 +77,10 @@ class ProcessEnforcer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._reported: set[tuple[int, float]] = set()
+        # Processes already found harmless, by identity (see `_identity`), so that a pass only
+        # looks closely at processes that are new or have exec'd another program since.
+        self._clean: set[bytes] = set()
+        self._clean_rules: tuple[str, ...] = ()
         # One pass at a time (apply's and the watcher's), so a program is ended and reported once.
         self._scan_lock = threading.Lock()
 
@@ -101,20 +120,37 @@ class ProcessEnforcer:
         rules = self._rules  # one list for the whole pass, even if a plan swaps it meanwhile
         if not rules:
             return events
+        if rules != self._clean_rules:  # new rules: everything must be judged again
+            self._clean, self._clean_rules = set(), rules
         me = os.getpid()
-        for proc in psutil.process_iter(["pid", "name", "exe", "uids", "create_time"]):
-            info = proc.info
+        seen: set[bytes] = set()
+        for pid in psutil.pids():
+            identity = _identity(pid)
+            if identity is not None:
+                seen.add(identity)
+                if identity in self._clean:
+                    continue
+            try:
+                proc = psutil.Process(pid)
+                info = proc.as_dict(["pid", "name", "exe", "uids", "create_time"])
+            except psutil.Error:
+                continue
             uids = info.get("uids")
             if info["pid"] == me or uids is None or uids.real in self._protected:
+                if identity is not None:
+                    self._clean.add(identity)
                 continue
             name, exe = info.get("name") or "", info.get("exe") or ""
             rule = next((r for r in rules if _matches(r, name, exe)), None)
             if rule is None:
+                if identity is not None:
+                    self._clean.add(identity)
                 continue
             event = self._act(proc, rule, name, exe, uids.real, info.get("create_time") or 0.0)
             if event is not None:
                 events.append(event)
                 self._on_event(event)
+        self._clean &= seen  # forget processes that have gone
         return events
 
     def _act(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,16 +67,16 @@ class TestProcessEnforcer(EnforcerContract):
 
     @contextlib.contextmanager
     def broken(self, backend: Enforcer) -> Iterator[None]:
-        real = psutil.process_iter
+        real = psutil.pids
 
         def failing(*args: object, **kwargs: object) -> object:
             raise psutil.AccessDenied(0)
 
-        psutil.process_iter = failing  # type: ignore[assignment]
+        psutil.pids = failing  # type: ignore[assignment]
         try:
             yield
         finally:
-            psutil.process_iter = real
+            psutil.pids = real
 
 
 def test_a_denied_program_of_a_student_is_ended_and_reported(tmp_path: Path) -> None:
@@ -144,3 +145,43 @@ def test_the_policy_list_comes_with_the_plan(tmp_path: Path) -> None:
     assert {(e.name, e.rule, e.action) for e in events} == {
         ("lg-policy-denied", "lg-policy-*", "ended")
     }
+
+
+def test_a_harmless_process_that_execs_a_denied_program_is_caught() -> None:
+    """Harmless processes are remembered between passes; exec'ing another program (same pid)
+    must still be seen."""
+    # The student (nobody) must reach the files: a folder of its own, not pytest's 0700 one.
+    with tempfile.TemporaryDirectory(prefix="lg-exec-") as folder:
+        _exec_into_denied(Path(folder))
+
+
+def _exec_into_denied(tmp_path: Path) -> None:
+    denied = tmp_path / "lg-exec-denied"
+    shutil.copy("/bin/sleep", denied)
+    tmp_path.chmod(0o755)
+    denied.chmod(0o755)
+    events: list[ProcessEvent] = []
+    enforcer = ProcessEnforcer(EnforceSettings(denied_processes=("lg-exec-denied",)), events.append)
+    enforcer._rules = ("lg-exec-denied",)
+    go = tmp_path / "go"
+    script = f"while [ ! -e {go} ]; do sleep 0.05; done; exec {denied} 60"
+    proc = subprocess.Popen(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c", script]
+    )
+    try:
+        enforcer.scan_once()
+        enforcer.scan_once()  # the shell is now known to be harmless
+        assert proc.poll() is None and not events
+        go.touch()
+        deadline = time.monotonic() + 10
+        while not events and time.monotonic() < deadline:
+            enforcer.scan_once()
+            time.sleep(0.05)
+        assert [(e.name, e.action, e.pid) for e in events] == [
+            ("lg-exec-denied", "ended", proc.pid)
+        ]
+        assert wait_exit(proc) is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(5)
