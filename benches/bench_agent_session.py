@@ -60,7 +60,10 @@ def bench_start(runs: int, state: Path) -> list[tuple[str, list[float]]]:
     teachers = state / "teachers.toml"
     teachers.write_text(f'[teachers]\n"t-ada" = "{PasswordHasher().hash("4821")}"\n')
     cfg = AgentConfig(
-        state_dir=state / "s", policy_dir=policies.DEFAULT_POLICY_DIR, verifier_file=teachers
+        state_dir=state / "s",
+        policy_dir=policies.DEFAULT_POLICY_DIR,
+        verifier_file=teachers,
+        device_id="demo-device",
     )
     stamp = StampingEnforcer()
     service = AgentService(cfg, [stamp])
@@ -109,7 +112,8 @@ def measure(proc: psutil.Process, seconds: float) -> tuple[float, float, float]:
 def bench_idle(seconds: float, state: Path) -> list[tuple[str, tuple[float, float, float]]]:
     conf = state / "agent.toml"
     conf.write_text(
-        f'state_dir = "idle"\nenforce = false\nui_port = 0\nproxy_port = {free_port()}\n'
+        f'state_dir = "idle"\ndevice_id = "demo-device"\nenforce = false\nui_port = 0\n'
+        f"proxy_port = {free_port()}\n"
     )
     env = {**os.environ, "LESSONGATE_AGENT_CONFIG": str(conf)}
     agent = subprocess.Popen(

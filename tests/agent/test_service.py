@@ -57,6 +57,7 @@ def cfg(tmp_path: Path) -> AgentConfig:
         state_dir=tmp_path / "state",
         policy_dir=policies.DEFAULT_POLICY_DIR,
         verifier_file=teachers,
+        device_id="demo-device",
     )
 
 
@@ -177,7 +178,12 @@ def test_bad_policy_keeps_the_device_closed(cfg: AgentConfig, tmp_path: Path) ->
     bad = tmp_path / "policy"
     bad.mkdir()
     (bad / "district.toml").write_text("name = \n")
-    cfg = AgentConfig(state_dir=cfg.state_dir, policy_dir=bad, verifier_file=cfg.verifier_file)
+    cfg = AgentConfig(
+        state_dir=cfg.state_dir,
+        policy_dir=bad,
+        verifier_file=cfg.verifier_file,
+        device_id="demo-device",
+    )
     rec = Recorder()
     s = service(cfg, Clock(), rec)
     assert rec.plans[-1].state is LockState.CLOSED
