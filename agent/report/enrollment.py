@@ -109,8 +109,10 @@ class EnrollmentStore:
 
     def pending(self) -> tuple[Pending, str] | None:
         loaded = read_json(self.state_dir / PENDING)
+        if loaded.data is None:
+            return None  # not asking the token store: finding a keyring costs ~10 MB resident
         token = self.tokens.load(PENDING_TOKEN_USER)
-        if loaded.data is None or not token:
+        if not token:
             return None
         try:
             raw = loaded.data
