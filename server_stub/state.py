@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass, field
 
@@ -31,3 +32,5 @@ class AppState:
     # SQLite has one writer at a time; queueing writers on a lock here is much cheaper than
     # letting them collide and back off in SQLite's busy handler. Unused on PostgreSQL.
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Room id -> the policy version check in flight for it (heartbeat path; event loop only).
+    policy_refreshes: dict[str, asyncio.Future[str | None]] = field(default_factory=dict)

@@ -12,6 +12,7 @@ FastAPI route below, which owns the error answers and the OpenAPI description.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
@@ -75,7 +76,7 @@ async def accept(state: AppState, device: KnownDevice, body: Heartbeat) -> bytes
     if device.room_id is not None:
         known, version = state.policies.recent_version(device.room_id, POLICY_CHECK_S)
         if not known:
-            version = await run_in_threadpool(_policy_version, state, device.room_id)
+            version = await _refreshed_version(state, device.room_id)
     answer = HeartbeatResponse(
         server_time=now,
         heartbeat_interval_s=state.settings.heartbeat_interval_s,
@@ -83,6 +84,17 @@ async def accept(state: AppState, device: KnownDevice, body: Heartbeat) -> bytes
         policy_version=version,
     )
     return answer.model_dump_json().encode()
+
+
+async def _refreshed_version(state: AppState, room_id: str) -> str | None:
+    # One database check per room when the cached version expires, however many heartbeats
+    # arrive meanwhile: they all wait for it instead of each starting their own.
+    pending = state.policy_refreshes.get(room_id)
+    if pending is None:
+        pending = asyncio.ensure_future(run_in_threadpool(_policy_version, state, room_id))
+        state.policy_refreshes[room_id] = pending
+        pending.add_done_callback(lambda _: state.policy_refreshes.pop(room_id, None))
+    return await asyncio.shield(pending)
 
 
 def _policy_version(state: AppState, room_id: str) -> str | None:

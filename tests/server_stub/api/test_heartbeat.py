@@ -3,8 +3,13 @@ fast path declines reach the route with their body intact."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
+from sqlalchemy import event
+
+from server_stub.api.heartbeat import _refreshed_version
 from server_stub.db.models import Device
 from tests.server_stub.conftest import World, heartbeat_body
 
@@ -55,3 +60,24 @@ def test_both_paths_answer_alike(world: World) -> None:
     assert r.status_code == 401 and r.json() == {"detail": "unknown or revoked device token"}
     r = world.client.post("/api/v1/heartbeat", json={"lock_state": "ajar"}, headers=h)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_an_expired_policy_version_is_checked_once_for_many_heartbeats(world: World) -> None:
+    statements: list[str] = []
+
+    def count(_conn: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        if "FROM policy_versions" in statement:
+            statements.append(statement)
+
+    async def many() -> list[str | None]:
+        return await asyncio.gather(*(_refreshed_version(world.state, "lab-3a") for _ in range(30)))
+
+    event.listen(world.state.engine, "before_cursor_execute", count)
+    try:
+        versions = asyncio.run(many())
+    finally:
+        event.remove(world.state.engine, "before_cursor_execute", count)
+    assert set(versions) == {"v1"}
+    # One look for the newest policy (and, this first time, one read of it), not thirty.
+    assert sum("ORDER BY policy_versions.id DESC" in st for st in statements) == 1
+    assert world.state.policy_refreshes == {}
