@@ -42,6 +42,14 @@ def _matches(rule: str, name: str, exe: str) -> bool:
     return any(fnmatch.fnmatchcase(n, rule) for n in names)
 
 
+def _owner(pid: int) -> int | None:
+    """The uid that owns /proc/<pid> (the process's effective uid), None where unknown."""
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
 def _identity(pid: int) -> bytes | None:
     """pid, program name and start time from /proc/<pid>/stat, in one read: changes when the
     process exec's another program or the pid is reused. None where there is no /proc (the
@@ -125,6 +133,8 @@ class ProcessEnforcer:
         me = os.getpid()
         seen: set[bytes] = set()
         for pid in psutil.pids():
+            if _owner(pid) in self._protected:
+                continue  # root's and the agent's own: one stat(2), no file read
             identity = _identity(pid)
             if identity is not None:
                 seen.add(identity)
