@@ -176,8 +176,7 @@ class CompiledRules:
 
     def allows_host(self, host: str) -> bool:
         """The network layer's hot path: `host_allowed(host).allowed`, without the explanation."""
-        rule = self._hosts.rule_for(host.lower().rstrip("."))
-        return rule.allow if rule is not None else True
+        return self._hosts.allows(host.lower().rstrip("."))
 
     def host_allowed(self, host: str) -> Explanation:
         """Network-layer decision by host name alone (SNI, Host header, CONNECT target)."""

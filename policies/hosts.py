@@ -66,6 +66,25 @@ class HostIndex:
                     index[key] = cover
         self._exact.update(locked_exact)
         self._suffix.update(locked_suffix)
+        # The same index as plain booleans, for `allows`: the proxy asks for every connection.
+        self._exact_allow = {k: r.allow for k, r in self._exact.items()}
+        self._suffix_allow = {k: r.allow for k, r in self._suffix.items()}
+
+    def allows(self, host: str) -> bool:
+        """`rule_for(host).allow`, True where no rule decides; the hot path of the proxy."""
+        allowed = self._exact_allow.get(host)
+        if allowed is not None:
+            return allowed
+        suffix = self._suffix_allow
+        rest = host
+        while True:
+            allowed = suffix.get(rest)
+            if allowed is not None:
+                return allowed
+            if not rest:
+                return True
+            dot = rest.find(".")
+            rest = rest[dot + 1 :] if dot != -1 else ""
 
     def rule_for(self, host: str) -> Rule | None:
         """The deciding rule for `host` (lower-case, no trailing dot), or None."""

@@ -42,3 +42,21 @@ def test_longer_host_wins_and_exact_beats_subdomain() -> None:
 def test_ip_hosts_match_only_exact_ip_rules() -> None:
     index = HostIndex([rule("*", False), rule("192.0.2.10", True)])
     assert allowed(index, "192.0.2.10") and not allowed(index, "2.10")
+
+
+def test_the_boolean_fast_path_agrees_with_the_rules() -> None:
+    index = HostIndex(
+        [rule("*", False), rule("example.com/kids", True), rule(".exact.test", True)],
+        locked=[rule("locked.example.com", False)],
+    )
+    for host in [
+        "example.com",
+        "a.example.com",
+        "locked.example.com",
+        "x.locked.example.com",
+        "exact.test",
+        "a.exact.test",
+        "other.test",
+        "",
+    ]:
+        assert index.allows(host) == allowed(index, host), host
