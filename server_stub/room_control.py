@@ -80,17 +80,7 @@ def start(
         )
     )
     cmd = _command(db, notifier, user, room_id, "start", chosen, minutes, ends)
-    audit.record(
-        db,
-        actor=user.username,
-        role=user.role,
-        action="room_start",
-        room_id=room_id,
-        objectives=chosen,
-        minutes=minutes,
-    )
-    db.commit()
-    notifier.after_commit(room_id)
+    _audit_and_commit(db, notifier, user, "room_start", room_id, chosen, minutes=minutes)
     return cmd
 
 
@@ -105,17 +95,7 @@ def end(db: Session, notifier: Notifier, user: User, room_id: str) -> Command:
         objectives = list(current.objectives)
     # Sent even without a known session: devices opened by a local PIN close as well.
     cmd = _command(db, notifier, user, room_id, "end", objectives, None, None)
-    audit.record(
-        db,
-        actor=user.username,
-        role=user.role,
-        action="room_end",
-        room_id=room_id,
-        objectives=objectives,
-        duration_s=duration,
-    )
-    db.commit()
-    notifier.after_commit(room_id)
+    _audit_and_commit(db, notifier, user, "room_end", room_id, objectives, duration_s=duration)
     return cmd
 
 
@@ -132,18 +112,34 @@ def extend(
     current.ends_at = new_end
     objectives = list(current.objectives)
     cmd = _command(db, notifier, user, room_id, "extend", objectives, minutes, new_end)
+    _audit_and_commit(db, notifier, user, "room_extend", room_id, objectives, minutes=minutes)
+    return cmd
+
+
+def _audit_and_commit(
+    db: Session,
+    notifier: Notifier,
+    user: User,
+    action: str,
+    room_id: str,
+    objectives: list[str],
+    *,
+    minutes: int | None = None,
+    duration_s: int | None = None,
+) -> None:
+    """The audit row goes in the same transaction as the command; devices are woken after it."""
     audit.record(
         db,
         actor=user.username,
         role=user.role,
-        action="room_extend",
+        action=action,
         room_id=room_id,
         objectives=objectives,
         minutes=minutes,
+        duration_s=duration_s,
     )
     db.commit()
     notifier.after_commit(room_id)
-    return cmd
 
 
 def _command(

@@ -328,16 +328,25 @@ class ProxyServer:
         tunnel.start()
         await tunnel.done
 
-    async def _connect_socket(self, host: str, port: int) -> socket.socket | None:
+    async def _upstreams(self, host: str, port: int) -> tuple[list[str], float]:
+        """The addresses this proxy itself resolved for `host` that it may connect to, and the
+        deadline for connecting to one of them."""
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self.config.connect_timeout):
             addresses = await self._resolver.resolve(host)
-        deadline = loop.time() + self.config.connect_timeout
+        usable = [
+            a
+            for a in addresses
+            if usable_upstream(a, self.config.allow_loopback_upstream)
+            # not ourselves: that would loop back into the proxy
+            and not (a in self.config.listen and port == self.port)
+        ]
+        return usable, loop.time() + self.config.connect_timeout
+
+    async def _connect_socket(self, host: str, port: int) -> socket.socket | None:
+        loop = asyncio.get_running_loop()
+        addresses, deadline = await self._upstreams(host, port)
         for address in addresses:
-            if not usable_upstream(address, self.config.allow_loopback_upstream):
-                continue
-            if address in self.config.listen and port == self.port:
-                continue  # would loop back into ourselves
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_STREAM)
             sock.setblocking(False)
@@ -354,14 +363,8 @@ class ProxyServer:
 
     async def _connect(self, host: str, port: int, pipe: Pipe) -> bool:
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(self.config.connect_timeout):
-            addresses = await self._resolver.resolve(host)
-        deadline = loop.time() + self.config.connect_timeout
+        addresses, deadline = await self._upstreams(host, port)
         for address in addresses:
-            if not usable_upstream(address, self.config.allow_loopback_upstream):
-                continue
-            if address in self.config.listen and port == self.port:
-                continue  # would loop back into ourselves
             try:
                 async with asyncio.timeout_at(deadline):
                     await loop.create_connection(lambda: pipe, address, port)
