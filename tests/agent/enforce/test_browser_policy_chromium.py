@@ -167,8 +167,9 @@ def test_chromium_applies_rewritten_policies_without_a_restart(
             backend.apply(plan(["127.0.0.1/lesson.html"]))  # closed -> session (a path)
             want = json.loads(backend.paths[0].read_text())["URLAllowlist"]
             while (shown := shown_allowlist(watch)) != want:
-                # Startup completes 60 s after this page loaded (the 3 min failsafe is later).
-                assert time.monotonic() - start < 100, f"chrome://policy still shows {shown}"
+                # Startup completes 60 s after this page loaded, at the latest at Chromium's
+                # 3 min failsafe (seen once on a loaded CI machine); then the 5 s settle.
+                assert time.monotonic() - start < 200, f"chrome://policy still shows {shown}"
                 time.sleep(0.5)
             timings["closed -> session, incl. startup"] = time.monotonic() - start
             page = browser.new_page()
