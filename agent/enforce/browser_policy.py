@@ -5,23 +5,25 @@ atomically (temp file, fsync, rename), so a browser never reads half a policy; F
 policies.json at start only.
 
 How a running Chromium (Chrome, Edge) picks up a rewritten file, read from Chromium's source
-(components/policy/core/common/{config_dir_policy_loader,async_policy_loader}.cc,
-chrome/browser/after_startup_task_utils.cc) and measured in
+(components/policy/core/common/{config_dir_policy_loader,async_policy_loader}.cc) and measured in
 tests/agent/enforce/test_browser_policy_chromium.py:
 
 - its loader watches the managed folder (inotify: a rename into it is seen like an in-place
   write) and reloads once the newest file modification time has stayed the same for 5 s (the
   settle interval); a full reload also runs every 15 min. Measured: 5.1-5.6 s, for host-wide and
   path-level allows, session to session, and back to closed alike;
-- but the loader runs as a BEST_EFFORT task, and Chromium runs none of those until its startup
-  is complete: a visible page has loaded and gone idle, or 60 s after it stopped loading without
-  going idle, or 3 min after launch at the latest. Until then the policy read at launch stays in
-  force (and a tab that keeps navigating keeps postponing it). That is what made changes look
-  ignored; the network layer closes hosts at once regardless, so this can delay a session's
-  paths opening, never let a closed host through;
-- so every write counts: rewriting identical bytes would restart the 5 s settle interval, and a
-  plan re-applied every few seconds would keep Chromium on the old policy. Unchanged files are
-  therefore left alone.
+- but Chromium reads the folder once at launch and installs that watch only later, as a
+  BEST_EFFORT task run after its startup (seconds with a window on screen; up to 3 min). A change
+  that lands in between is seen when the watch is installed, yet the 5 s settle reload it then
+  schedules is replaced by the 15 min one (AsyncPolicyLoader::Init): a student who opened the
+  browser just before the teacher started the lesson would wait up to 15 minutes for its paths.
+  So after each change the same bytes are written again a few times (REWRITE_AFTER): each new
+  rename wakes a watch installed since, and costs a loader that already has it one idle reload;
+- every write restarts the 5 s settle interval, so a plan re-applied every few seconds would keep
+  Chromium on the old policy: unchanged plans leave the files alone.
+
+The network layer closes hosts at once regardless, so all of this can delay a session's paths
+opening, never let a closed host through.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +51,10 @@ TARGETS: tuple[tuple[Browser, str], ...] = (
     ("firefox", "usr/lib/firefox-esr/distribution/policies.json"),
     ("firefox", "etc/firefox/policies/policies.json"),
 )
+
+# Seconds after a change at which Chromium-family files are written again, unchanged (see above):
+# the last is past Chromium's 3 min startup failsafe.
+REWRITE_AFTER = (10.0, 30.0, 60.0, 190.0)
 
 # What a browser gets when the real policy cannot be written: nothing but the block.
 _DENY_ALL: dict[str, dict[str, Any]] = {
@@ -79,36 +87,96 @@ def _encode(policy: dict[str, Any]) -> bytes:
     return (json.dumps(policy, indent=2, sort_keys=True) + "\n").encode()
 
 
+class Rewriter:
+    """Writes files again, byte for byte, at fixed delays after the last `schedule`.
+
+    Whoever writes those files holds `lock`, so a rewrite never puts back bytes read just
+    before a newer write."""
+
+    def __init__(self, delays: Sequence[float]) -> None:
+        self._delays = tuple(delays)
+        self.lock = threading.RLock()
+        self._timer: threading.Timer | None = None
+        self._generation = 0
+
+    def schedule(self, paths: Sequence[Path]) -> None:
+        with self.lock:
+            self._generation += 1
+            self._arm(self._generation, list(paths), 0)
+
+    def cancel(self) -> None:
+        with self.lock:
+            self._generation += 1
+            self._arm(self._generation, [], len(self._delays))
+
+    def _arm(self, generation: int, paths: list[Path], index: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if index == len(self._delays):
+            return
+        wait = self._delays[index] - (self._delays[index - 1] if index else 0.0)
+        self._timer = threading.Timer(wait, self._fire, (generation, paths, index))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self, generation: int, paths: list[Path], index: int) -> None:
+        with self.lock:
+            if generation != self._generation:
+                return  # a newer change or a revert came first
+            for path in paths:
+                try:
+                    write_atomically(path, path.read_bytes())
+                except OSError:
+                    continue  # removed or unwritable: the next apply reports it
+            self._arm(generation, paths, index + 1)
+
+
 class BrowserPolicyEnforcer:
     name = "browser-policy"
 
-    def __init__(self, settings: EnforceSettings) -> None:
+    def __init__(
+        self, settings: EnforceSettings, rewrite_after: Sequence[float] = REWRITE_AFTER
+    ) -> None:
         self._settings = settings
         self._root = settings.root
+        self._rewriter = Rewriter(rewrite_after)
 
     @property
     def paths(self) -> list[Path]:
         return [self._root / rel for _, rel in TARGETS]
 
+    def _chromium_paths(self) -> list[Path]:
+        return [self._root / rel for browser, rel in TARGETS if browser != "firefox"]
+
     def apply(self, plan: EnforcementPlan) -> None:
         self._check_interlock()
+        with self._rewriter.lock:
+            self._apply(plan)
+
+    def _apply(self, plan: EnforcementPlan) -> None:
         try:
             contents = {b: _encode(browser_policy(plan.rules, b)) for b, _ in TARGETS}
-            run_steps([self._step(self._root / rel, contents[b]) for b, rel in TARGETS])
+            steps = [self._step(self._root / rel, contents[b]) for b, rel in TARGETS]
+            run_steps(step for step in steps if step is not None)
         except (EnforcementError, ValueError) as exc:
             self._write_deny_all()
             if isinstance(exc, EnforcementError):
                 raise
             raise EnforcementError(f"browser policy cannot be exported: {exc}") from exc
+        if any(steps):
+            self._rewriter.schedule(self._chromium_paths())
 
     def revert(self) -> None:
         self._check_interlock()
         errors = []
-        for path in self.paths:
-            try:
-                path.unlink(missing_ok=True)
-            except OSError as exc:
-                errors.append(f"{path}: {exc}")
+        with self._rewriter.lock:
+            self._rewriter.cancel()
+            for path in self.paths:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as exc:
+                    errors.append(f"{path}: {exc}")
         if errors:
             raise EnforcementError("cannot remove browser policies: " + "; ".join(errors))
 
@@ -127,7 +195,9 @@ class BrowserPolicyEnforcer:
         if self._root == Path("/") and not self._settings.enforce:
             raise EnforcementError("browser policies refused: enforce is not set in the config")
 
-    def _step(self, path: Path, data: bytes) -> Step:
+    def _step(self, path: Path, data: bytes) -> Step | None:
+        """Writing `data` to `path` as an undoable step; None when the file holds it already
+        (no new modification time, see the module docstring)."""
         try:
             before: bytes | None = path.read_bytes()
         except OSError:
@@ -140,7 +210,7 @@ class BrowserPolicyEnforcer:
                 write_atomically(path, before)
 
         if before == data:
-            return Step(f"keep {path}", lambda: None)  # see the module docstring: no new mtime
+            return None
         return Step(f"write {path}", lambda: write_atomically(path, data), undo)
 
     def _write_deny_all(self) -> None:
@@ -150,3 +220,4 @@ class BrowserPolicyEnforcer:
                 write_atomically(self._root / rel, _encode(deny))
             except OSError:
                 continue  # best effort: the other layers still hold
+        self._rewriter.schedule(self._chromium_paths())

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,43 @@ def test_reapplying_the_same_plan_leaves_the_files_untouched(tmp_path: Path) -> 
     backend.apply(open_plan())
     changed = [p for p in backend.paths if p.stat().st_ino != before[p][0]]
     assert changed == backend.paths
+
+
+def inodes(paths: list[Path]) -> dict[Path, int]:
+    return {p: p.stat().st_ino for p in paths if p.exists()}
+
+
+def wait_until(condition: Callable[[], bool], limit: float = 10.0) -> None:
+    start = time.monotonic()
+    while not condition():
+        assert time.monotonic() - start < limit, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_after_a_change_chromium_files_are_written_again_unchanged(tmp_path: Path) -> None:
+    """So that a Chromium launched just before the change, which installs its folder watch only
+    after its startup, still sees it within seconds (browser_policy's docstring)."""
+    backend = BrowserPolicyEnforcer(EnforceSettings(root=tmp_path), rewrite_after=(0.05, 0.1))
+    backend.apply(open_plan())
+    chromium = [p for p in backend.paths if "firefox" not in str(p)]
+    firefox = [p for p in backend.paths if "firefox" in str(p)]
+    first, content = inodes(backend.paths), {p: p.read_bytes() for p in backend.paths}
+    wait_until(lambda: all(inodes(chromium)[p] != first[p] for p in chromium))
+    second = inodes(chromium)
+    wait_until(lambda: all(inodes(chromium)[p] != second[p] for p in chromium))
+    assert {p: p.read_bytes() for p in backend.paths} == content
+    assert inodes(firefox) == {p: first[p] for p in firefox}  # Firefox reads at start only
+    assert not list(tmp_path.rglob(".lessongate-*"))
+
+
+def test_a_later_change_or_a_revert_stops_the_rewrites_of_an_earlier_one(tmp_path: Path) -> None:
+    backend = BrowserPolicyEnforcer(EnforceSettings(root=tmp_path), rewrite_after=(0.2,))
+    backend.apply(open_plan())
+    backend.apply(closed_plan())  # before the first rewrite: it must not put the session back
+    closed = {p: p.read_bytes() for p in backend.paths}
+    time.sleep(0.5)
+    assert {p: p.read_bytes() for p in backend.paths} == closed
+    backend.apply(open_plan())
+    backend.revert()
+    time.sleep(0.5)
+    assert not any(p.exists() for p in backend.paths)  # not recreated after an uninstall

@@ -9,7 +9,6 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,33 +24,6 @@ app = QGuiApplication(sys.argv[:1])
 sys.exit(0 if app.primaryScreen().grabWindow(0).save(sys.argv[1], "PNG") else 1)
 """
 LOCK_BLUE = (0x1A, 0x5F, 0xB4)  # the closed screen's padlock and Teacher button
-
-
-@pytest.fixture
-def display() -> Iterator[str]:
-    """A private Xvfb; -displayfd lets the server pick a free display number itself."""
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    try:
-        ready, _, _ = select.select([read_end], [], [], 20)
-        assert ready, "Xvfb did not report a display number"
-        number = os.read(read_end, 32).decode().strip()
-        assert number.isdigit(), f"Xvfb said {number!r}"
-        yield f":{number}"
-    finally:
-        os.close(read_end)
-        xvfb.terminate()
-        try:
-            xvfb.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            xvfb.kill()
-            xvfb.wait()
 
 
 def agent_config(tmp_path: Path, state_dir: Path) -> Path:

@@ -1,0 +1,3 @@
+"""Fixtures shared across the test tree."""
+
+pytest_plugins = ("tests.xvfb",)
