@@ -105,6 +105,22 @@ def test_a_client_that_stops_reading_does_not_make_the_proxy_buffer_everything(
     run(loop, main)
 
 
+async def cut_while_talking(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """Talk to the echo until the proxy cuts the connection (at most 100 rounds). The cut shows
+    as an end of stream, a reset, or (uvloop) a transport already closed when we write."""
+    for _ in range(100):
+        if writer.transport.is_closing():
+            return True
+        writer.write(b"x" * 1000)
+        try:
+            await writer.drain()
+            if not await asyncio.wait_for(reader.read(65536), 5):
+                return True
+        except ConnectionError:
+            return True
+    return False
+
+
 @pytest.mark.parametrize(("use_splice", "loop"), VARIANTS)
 def test_closing_rules_cut_a_busy_tunnel(up: int, use_splice: bool, loop: str) -> None:
     async def main() -> None:
@@ -113,12 +129,7 @@ def test_closing_rules_cut_a_busy_tunnel(up: int, use_splice: bool, loop: str) -
             writer.write(b"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
             assert (await asyncio.wait_for(reader.read(100), 5)).startswith(b"UPSTREAM:")
             srv.set_rules(rules_from_patterns([]), None)
-            with pytest.raises(ConnectionError):
-                for _ in range(100):  # the echo keeps talking until the proxy cuts it
-                    writer.write(b"x" * 1000)
-                    await writer.drain()
-                    if not await asyncio.wait_for(reader.read(65536), 5):
-                        raise ConnectionResetError("closed by the proxy")
+            assert await cut_while_talking(reader, writer), "still relayed after the rules closed"
             writer.close()
             await until(lambda: srv.stats.active == 0)
 
