@@ -37,7 +37,9 @@ pytestmark = pytest.mark.chromium
 WRAPPER = """#!/bin/sh
 # Playwright starts this instead of Chromium; its pipes (fds 3 and 4) survive the execs
 # (and must not be inherited by the web server, or Playwright loses track of the browser).
-exec unshare --mount --net --propagation private sh -c '
+# Chromium ends up as PID 1 of its own PID namespace: when it exits, or unshare is killed,
+# the kernel ends the web server too.
+exec unshare --mount --net --pid --fork --kill-child --propagation private sh -c '
   mount -t tmpfs tmpfs /etc/chromium &&
   mkdir -p /etc/chromium/policies/managed &&
   mount --bind "{policies}" /etc/chromium/policies/managed &&
