@@ -32,7 +32,10 @@ def client_hello(sni: str) -> bytes:
     return out.read()
 
 
-def hello(ip: str, sni: str, n: int) -> list[float]:
+def hello(ip: str, sni: str, close: str, n: int) -> list[float]:
+    """Milliseconds from connect to the first byte of the answer, `n` times. Then, with close
+    "graceful", the rest of the answer is read and the connection ended with a FIN, as a TLS
+    client does; with "abort" it is closed with the answer unread, which sends a reset."""
     blob = client_hello(sni)
     samples = []
     for _ in range(n):
@@ -43,6 +46,10 @@ def hello(ip: str, sni: str, n: int) -> list[float]:
             if not sock.recv(1):
                 raise ConnectionError("closed before the first byte")
             samples.append((time.perf_counter() - start) * 1000)
+            if close == "graceful":
+                sock.shutdown(socket.SHUT_WR)
+                while sock.recv(65536):
+                    pass
     return samples
 
 
@@ -106,7 +113,7 @@ def tunnels(ip: str, sni: str, seconds: float, concurrency: int) -> dict[str, fl
 def answer(words: list[str]) -> Any:
     mode, args = words[0], words[1:]
     if mode == "hello":
-        return hello(args[0], args[1], int(args[2]))
+        return hello(args[0], args[1], args[2], int(args[3]))
     if mode == "tls":
         return tls(args[0], args[1], args[2], int(args[3]))
     if mode == "throughput":
