@@ -24,7 +24,9 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def room_bundle(policy: Policy, room_id: str) -> dict[str, Any]:
+def room_bundle(policy: Policy, room_id: str, serial: int = 0) -> dict[str, Any]:
+    """The signed content for one room. `serial` grows with every policy the server imports, so a
+    device can refuse an older bundle replayed to it (see `bundle_serial`)."""
     room = policy.room(room_id)
     if room is None:
         raise PolicyError.single(f"unknown room {room_id!r}", key="room")
@@ -37,9 +39,16 @@ def room_bundle(policy: Policy, room_id: str) -> dict[str, Any]:
     return {
         "format": BUNDLE_FORMAT,
         "version": policy.version,
+        "serial": serial,
         "room": room_id,
         "policy": subset.model_dump(mode="json"),
     }
+
+
+def bundle_serial(data: dict[str, Any]) -> int:
+    """The bundle's serial; 0 for bundles made before serials existed."""
+    serial = data.get("serial", 0)
+    return serial if isinstance(serial, int) and not isinstance(serial, bool) else -1
 
 
 def _patterns(policy: Policy) -> list[tuple[str, str]]:
@@ -78,6 +87,8 @@ def policy_from_bundle(data: dict[str, Any]) -> Policy:
             issues.append(PolicyIssue("bundle", None, key, e.message, e.hint))
     if policy.version != data.get("version"):
         issues.append(PolicyIssue("bundle", None, "version", "does not match the policy inside"))
+    if bundle_serial(data) < 0:
+        issues.append(PolicyIssue("bundle", None, "serial", "must be a whole number, 0 or more"))
     room = data.get("room")
     if not isinstance(room, str) or policy.room(room) is None:
         issues.append(PolicyIssue("bundle", None, "room", f"room {room!r} is not in the bundle"))

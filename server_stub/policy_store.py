@@ -136,7 +136,7 @@ class PolicyCache:
             return cached
         if policy.room(room_id) is None:
             return None
-        data = room_bundle(policy, room_id)
+        data = room_bundle(policy, room_id, serial=pid)  # the import's row id: it only grows
         signed = SignedBundle(
             room_id=room_id,
             version=str(data.get("version", policy.version)),

@@ -7,6 +7,11 @@ the pinned key and `policy_from_bundle` finds nothing wrong with it. The accepte
 `<state_dir>/policy_bundle.json` and verified again when the agent starts (a file edited on disk
 is no better than a forged download), so the device comes up with the last good policy even when
 the server is away.
+
+Each bundle carries a serial that grows with every policy the server imports. A bundle with a
+lower serial than the kept one is refused even though its signature is good: it can only be an
+old bundle replayed (by someone between the device and the server) to undo a later policy. A
+deliberate roll-back is a new import of the old files, with a new serial.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 from agent.report.enrollment import public_key_bytes
 from agent.report.verify import verify_in_helper
 from agent.state_store import atomic_write_json, read_json
-from policies.bundle import canonical_json, policy_from_bundle
+from policies.bundle import bundle_serial, canonical_json, policy_from_bundle
 from policies.errors import PolicyError
 from policies.model import Policy
 
@@ -37,6 +42,7 @@ class PolicyKeeper:
         self.etag: str | None = None
         self.version: str | None = None
         self.bundle_version: str | None = None  # the server's name for it (heartbeat answers)
+        self.serial = 0  # of the kept bundle
         self.problem: str | None = None  # why the kept bundle could not be used at start
 
     def verify(self, body: dict[str, Any]) -> Policy:
@@ -59,10 +65,20 @@ class PolicyKeeper:
     def accept(self, body: dict[str, Any], etag: str | None) -> Policy:
         """Verifies, then keeps the bundle as the last good one. Raises BundleRejected."""
         policy = self.verify(body)
+        serial = bundle_serial(body["bundle"])
+        if serial < self.serial:
+            raise BundleRejected(
+                f"older than the policy this device has (serial {serial} < {self.serial}): "
+                "a replayed bundle"
+            )
         atomic_write_json(self.path, {"etag": etag, "body": body})
+        self._keep(policy, body, etag)
+        return policy
+
+    def _keep(self, policy: Policy, body: dict[str, Any], etag: str | None) -> None:
         self.etag, self.version = etag, policy.version
         self.bundle_version = str(body.get("version"))[:100]
-        return policy
+        self.serial = bundle_serial(body["bundle"])
 
     def load_last_good(self) -> Policy | None:
         loaded = read_json(self.path)
@@ -79,7 +95,5 @@ class PolicyKeeper:
         except BundleRejected as e:
             self.problem = f"{self.path}: {e}"
             return None
-        self.etag = etag if isinstance(etag, str) else None
-        self.version = policy.version
-        self.bundle_version = str(body.get("version"))[:100]
+        self._keep(policy, body, etag if isinstance(etag, str) else None)
         return policy

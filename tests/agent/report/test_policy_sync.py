@@ -71,3 +71,35 @@ def test_a_kept_bundle_edited_on_disk_is_not_used(tmp_path: Path, bundle: dict[s
     keeper = PolicyKeeper(tmp_path, _public(key))
     assert keeper.load_last_good() is None
     assert keeper.problem and "signature" in keeper.problem
+
+
+def test_an_older_bundle_replayed_with_a_good_signature_is_refused(
+    tmp_path: Path, bundle: dict[str, Any]
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    keeper = PolicyKeeper(tmp_path, _public(key))
+    keeper.accept(_signed(key, {**bundle, "serial": 7}), '"e7"')
+    kept = (tmp_path / "policy_bundle.json").read_bytes()
+    with pytest.raises(BundleRejected, match=r"older than the policy this device has \(serial 6"):
+        keeper.accept(_signed(key, {**bundle, "serial": 6}), '"e6"')
+    assert (tmp_path / "policy_bundle.json").read_bytes() == kept
+    assert keeper.etag == '"e7"'
+    # after a restart too, and a bundle from before serials existed counts as the oldest
+    again = PolicyKeeper(tmp_path, _public(key))
+    assert again.load_last_good() is not None
+    unnumbered = {k: v for k, v in bundle.items() if k != "serial"}
+    with pytest.raises(BundleRejected, match="older"):
+        again.accept(_signed(key, unnumbered), None)
+    assert again.accept(_signed(key, {**bundle, "serial": 7}), '"e7"')  # the same: fine
+    assert again.accept(_signed(key, {**bundle, "serial": 8}), '"e8"')  # a newer import
+    assert again.serial == 8
+
+
+def test_a_serial_that_is_not_a_whole_number_is_invalid(
+    tmp_path: Path, bundle: dict[str, Any]
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    keeper = PolicyKeeper(tmp_path, _public(key))
+    for serial in (-1, "9", True, 1.5):
+        with pytest.raises(BundleRejected, match="not a valid policy"):
+            keeper.accept(_signed(key, {**bundle, "serial": serial}), None)

@@ -64,3 +64,18 @@ def test_unassigned_device_and_missing_policy(world: World) -> None:
     r = world.client.get("/api/v1/policy", headers=world.auth(stray))
     assert r.status_code == 409 and "not assigned" in r.json()["detail"]
     assert world.client.get("/api/v1/policy").status_code == 401
+
+
+def test_every_import_gives_a_higher_serial_even_of_older_files(world: World) -> None:
+    """Devices refuse a bundle with a lower serial than theirs (a replay); IT rolls back by
+    importing the old files again, which must come out newer."""
+    device = world.enroll("lab-3a")
+    serials = [world.client.get("/api/v1/policy", headers=world.auth(device)).json()]
+    for version in ("v2", "v1"):
+        with world.state.sessions() as db:
+            store_policy(db, demo_policy(version), "test")
+            db.commit()
+        serials.append(world.client.get("/api/v1/policy", headers=world.auth(device)).json())
+    assert [b["version"] for b in serials] == ["v1", "v2", "v1"]
+    numbers = [b["bundle"]["serial"] for b in serials]
+    assert numbers == sorted(set(numbers)) and numbers[0] >= 1
