@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -174,24 +175,30 @@ class ProxyServer:
                 self._tunnels.discard(client.tunnel)
             writer.transport.abort() if writer.transport.is_closing() else writer.close()
 
-    async def _read(self, client: _Client) -> bytes:
-        # Bounded by the connection's head timer (a wait_for per read would cost a task).
-        return await client.reader.read(16 * 1024)
+    async def _head(
+        self, client: _Client, feed: Callable[[bytes], object], first: bytes
+    ) -> object | None:
+        """Feeds the parser until it has an answer; None when the client stopped sending first.
+        Bounded by the connection's head timer (a wait_for per read would cost a task)."""
+        result = feed(first)
+        while result is NEED_MORE:
+            chunk = await client.reader.read(16 * 1024)
+            if not chunk:
+                return None
+            result = feed(chunk)
+        client.head_read()
+        return result
 
     async def _transparent(self, client: _Client) -> None:
         original_port = _original_port(client.writer)
-        first = await self._read(client)
+        first = await client.reader.read(16 * 1024)  # bounded by the head timer
         if not first:
             return
         if first[0] == 0x16:
             hello = ClientHelloReader(self.config.head_limit)
-            result = hello.feed(first)
-            while result is NEED_MORE:
-                chunk = await self._read(client)
-                if not chunk:
-                    return
-                result = hello.feed(chunk)
-            client.head_read()
+            result = await self._head(client, hello.feed, first)
+            if result is None:
+                return
             host = result.server_name if isinstance(result, ClientHello) else None
             if host is None or not self._allowed(host):
                 await close_gently(client.reader, client.writer, responses.TLS_ACCESS_DENIED)
@@ -199,13 +206,9 @@ class ProxyServer:
             await self._tunnel(client, host, original_port or self.config.tls_port, hello.raw)
             return
         head = RequestHeadReader(original_port or self.config.http_port, self.config.head_limit)
-        parsed = head.feed(first)
-        while parsed is NEED_MORE:
-            chunk = await self._read(client)
-            if not chunk:
-                return
-            parsed = head.feed(chunk)
-        client.head_read()
+        parsed = await self._head(client, head.feed, first)
+        if parsed is None:
+            return
         if isinstance(parsed, BadRequest) or not isinstance(parsed, RequestHead):
             await self._refuse_http(client, parsed)
             return
@@ -219,13 +222,9 @@ class ProxyServer:
 
     async def _explicit(self, client: _Client) -> None:
         head = RequestHeadReader(80, self.config.head_limit)
-        parsed = head.feed(b"")
-        while parsed is NEED_MORE:
-            chunk = await self._read(client)
-            if not chunk:
-                return
-            parsed = head.feed(chunk)
-        client.head_read()
+        parsed = await self._head(client, head.feed, b"")
+        if parsed is None:
+            return
         if not isinstance(parsed, RequestHead) or parsed.form == "origin":
             await self._refuse_http(client, parsed)
             return
