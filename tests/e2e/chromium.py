@@ -15,17 +15,8 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from agent.enforce.browser_policy import write_atomically
+from tests.chromium import CHROMIUM_ARGS
 from tests.e2e.lab import DROP_PRIVILEGES, Lab
-
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def policy_for_automation(lab: Lab) -> Path:
@@ -58,7 +49,7 @@ def student_chromium(lab: Lab) -> Iterator[Callable[[str], str]]:
         context = pw.chromium.launch_persistent_context(
             profile,
             executable_path=str(wrapper),
-            args=FLAGS,
+            args=CHROMIUM_ARGS,
             headless=True,
             ignore_https_errors=True,
         )
