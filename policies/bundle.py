@@ -46,7 +46,8 @@ def room_bundle(policy: Policy, room_id: str, serial: int = 0) -> dict[str, Any]
 
 
 def bundle_serial(data: dict[str, Any]) -> int:
-    """The bundle's serial; 0 for bundles made before serials existed."""
+    """The bundle's serial: 0 for bundles made before serials existed, -1 for one that is not a
+    whole number (`policy_from_bundle` reports that)."""
     serial = data.get("serial", 0)
     return serial if isinstance(serial, int) and not isinstance(serial, bool) else -1
 

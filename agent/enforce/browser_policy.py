@@ -107,12 +107,15 @@ class Rewriter:
     def cancel(self) -> None:
         with self.lock:
             self._generation += 1
-            self._arm(self._generation, [], len(self._delays))
+            self._stop_timer()
 
-    def _arm(self, generation: int, paths: list[Path], index: int) -> None:
+    def _stop_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _arm(self, generation: int, paths: list[Path], index: int) -> None:
+        self._stop_timer()
         if index == len(self._delays):
             return
         wait = self._delays[index] - (self._delays[index - 1] if index else 0.0)
