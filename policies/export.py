@@ -40,6 +40,8 @@ def _chromium_family(rules: CompiledRules, edge: bool) -> dict[str, Any]:
         "DeveloperToolsAvailability": 2,  # disallowed everywhere
         "DnsOverHttpsMode": "off",
         "QuicAllowed": False,
+        # ECH would hide the real name inside the ClientHello; the proxy decides by that name.
+        "EncryptedClientHelloEnabled": False,
         "ExtensionInstallBlocklist": ["*"],
     }
     if edge:

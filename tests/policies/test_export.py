@@ -19,6 +19,7 @@ def test_chrome_policy_blocks_everything_but_the_session_and_locks_the_escapes()
     assert p["DeveloperToolsAvailability"] == 2
     assert p["DnsOverHttpsMode"] == "off"
     assert p["QuicAllowed"] is False
+    assert p["EncryptedClientHelloEnabled"] is False
     assert p["ExtensionInstallBlocklist"] == ["*"]
 
 

@@ -173,6 +173,9 @@ def test_chromium_applies_rewritten_policies_without_a_restart(
                 assert time.monotonic() - start < limit, f"chrome://policy still shows {shown}"
                 time.sleep(0.5)
             timings["closed -> session, in Chromium's startup"] = time.monotonic() - start
+            shown = watch.evaluate(READ_POLICY_JS)
+            for name in ("EncryptedClientHelloEnabled", "QuicAllowed", "DnsOverHttpsMode"):
+                assert name in shown and not (shown[name]["errors"] or "").strip(), shown.get(name)
             page = browser.new_page()
             wait_for(page, lesson, "loaded", limit=20)
             assert outcome(page, other) == "blocked"
