@@ -7,6 +7,7 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,19 +71,32 @@ def store_policy(db: Session, policy: Policy, actor: str) -> None:
     )
 
 
+def bundle_serial_for(imported_at: datetime) -> int:
+    """A bundle's serial: its import time in microseconds since 1970 (UTC). It grows with every
+    import, and keeps growing after the database is restored from a backup (a row id would
+    start again below what devices already hold, and they would refuse every bundle)."""
+    if imported_at.tzinfo is None:  # SQLite hands back naive datetimes; they are UTC
+        imported_at = imported_at.replace(tzinfo=UTC)
+    return (imported_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
 class PolicyCache:
     """Parses the current policy once per version and signs each room's bundle once."""
 
     def __init__(self, key: SigningKey) -> None:
         self._key = key
         self._lock = threading.Lock()
-        self._policy: tuple[int, Policy] | None = None
+        self._policy: tuple[int, Policy, int] | None = None  # row id, policy, bundle serial
         self._checked = 0.0
         self._bundles: dict[tuple[int, str], SignedBundle] = {}
 
     def current(self, db: Session, max_age: float = 0.0) -> tuple[int, Policy] | None:
         """The newest imported policy. With `max_age`, a result checked less than that many
         seconds ago is reused without asking the database (for the heartbeat path)."""
+        found = self._current(db, max_age)
+        return (found[0], found[1]) if found else None
+
+    def _current(self, db: Session, max_age: float) -> tuple[int, Policy, int] | None:
         if max_age > 0:
             with self._lock:
                 if self._policy is not None and time.monotonic() - self._checked < max_age:
@@ -96,15 +110,17 @@ class PolicyCache:
             if self._policy is not None and self._policy[0] == row:
                 self._checked = time.monotonic()
                 return self._policy
-        text = db.execute(
-            select(PolicyVersion.policy_json).where(PolicyVersion.id == row)
-        ).scalar_one()
-        policy = Policy.model_validate_json(text)
+        text, imported_at = db.execute(
+            select(PolicyVersion.policy_json, PolicyVersion.imported_at).where(
+                PolicyVersion.id == row
+            )
+        ).one()
+        found = (row, Policy.model_validate_json(text), bundle_serial_for(imported_at))
         with self._lock:
-            self._policy = (row, policy)
+            self._policy = found
             self._checked = time.monotonic()
             self._bundles.clear()
-        return row, policy
+        return found
 
     def recent_version(self, room_id: str, max_age: float) -> tuple[bool, str | None]:
         """(True, version) from memory when the policy was checked less than `max_age` s ago and
@@ -126,17 +142,17 @@ class PolicyCache:
     ) -> SignedBundle | None:
         from policies.bundle import canonical_json, room_bundle
 
-        found = self.current(db, max_age)
+        found = self._current(db, max_age)
         if found is None:
             return None
-        pid, policy = found
+        pid, policy, serial = found
         with self._lock:
             cached = self._bundles.get((pid, room_id))
         if cached is not None:
             return cached
         if policy.room(room_id) is None:
             return None
-        data = room_bundle(policy, room_id, serial=pid)  # the import's row id: it only grows
+        data = room_bundle(policy, room_id, serial=serial)
         signed = SignedBundle(
             room_id=room_id,
             version=str(data.get("version", policy.version)),

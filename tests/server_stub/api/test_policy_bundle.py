@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from policies.bundle import canonical_json, policy_from_bundle
-from server_stub.policy_store import store_policy
+from server_stub.policy_store import bundle_serial_for, store_policy
 from tests.server_stub.conftest import World, demo_policy
 
 
@@ -79,3 +80,10 @@ def test_every_import_gives_a_higher_serial_even_of_older_files(world: World) ->
     assert [b["version"] for b in serials] == ["v1", "v2", "v1"]
     numbers = [b["bundle"]["serial"] for b in serials]
     assert numbers == sorted(set(numbers)) and numbers[0] >= 1
+
+
+def test_a_serial_is_the_import_time_so_a_restored_database_does_not_go_back() -> None:
+    at = datetime(2026, 11, 30, 6, 0, 0, 123456)
+    assert bundle_serial_for(at) == bundle_serial_for(at.replace(tzinfo=UTC))  # SQLite: naive
+    assert bundle_serial_for(at) == 1_796_018_400_123_456
+    assert bundle_serial_for(at + timedelta(microseconds=1)) == bundle_serial_for(at) + 1
