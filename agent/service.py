@@ -97,7 +97,7 @@ class AgentService:
         online_verifier: VerifierSource | None = None,
         sinks: Sequence[EventSink] | None = None,
         enforcers_note: str | None = None,
-        initial_policy: Callable[[], Policy | None] | None = None,
+        initial_policy: Callable[[], tuple[Policy, str] | None] | None = None,
         enforce_settings: EnforceSettings | None = None,
     ) -> None:
         self.config = config
@@ -126,7 +126,8 @@ class AgentService:
         # What `disable` hands to `agent.enforce.disable`; built from the config when not given.
         self.enforce_settings = enforce_settings or self._fallback_settings(config)
         self._started = False
-        # Issue 6: the last good signed bundle, used at start in place of `policy_dir`.
+        # Issue 6: the last good signed bundle and the room it names, used at start in place of
+        # `policy_dir` and the configured room.
         self._initial_policy = initial_policy
         # Extra `status()` sections (the server client's "server"), and coroutines the runner
         # keeps running next to the tick loop until `stop` is set.
@@ -153,11 +154,11 @@ class AgentService:
             if self._started:
                 return
             self._started = True
-            policy = self._load_policy()
+            policy, room_id = self._load_policy()
             self.machine = SessionMachine(
                 policy,
                 device_id=self.config.device_id,
-                room_override=self.config.room,
+                room_override=room_id or self.config.room,
                 seconds_per_minute=self.config.seconds_per_minute,
             )
             loaded = self.store.load()
@@ -184,7 +185,8 @@ class AgentService:
 
     # ---- policy ------------------------------------------------------------------------------
 
-    def _load_policy(self) -> Policy | None:
+    def _load_policy(self) -> tuple[Policy | None, str | None]:
+        """The policy to start with, and the room a kept bundle places this device in."""
         if self._initial_policy is not None:
             found = self._initial_policy()
             if found is not None:
@@ -194,15 +196,16 @@ class AgentService:
             policy = load_policy(self.config.policy_dir)
         except (PolicyError, OSError) as e:
             self.policy_problem = f"{self.config.policy_dir}: {e}"
-            return None
+            return None, None
         self.policy_problem = None
-        return policy
+        return policy, None
 
-    def update_policy(self, policy: Policy) -> None:
-        """A new, already validated policy (issue 6: a verified bundle); narrows a session."""
+    def update_policy(self, policy: Policy, room_id: str | None = None) -> None:
+        """A new, already validated policy (issue 6: a verified bundle, with the room the server
+        placed this device in, which wins over the enrolled one); narrows a session."""
         with self._lock:
             self.policy_problem = None
-            self._handle(PolicyUpdated(policy))
+            self._handle(PolicyUpdated(policy, room_id))
 
     def assign_room(self, room_id: str) -> None:
         """The room the server enrolled this device into; applies with the next policy."""

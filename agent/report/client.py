@@ -284,9 +284,12 @@ class ReportClient:
         interval = answer.get("heartbeat_interval_s")
         if self.cfg.heartbeat_seconds is None and isinstance(interval, int) and interval > 0:
             self.interval = float(interval)
-        version = answer.get("policy_version")
-        current = self.keeper.bundle_version if self.keeper else None
-        if version and version != current:
+        # A new policy, or IT moved this device to another room (its bundle names the room).
+        version, room = answer.get("policy_version"), answer.get("room_id")
+        kept = self.keeper
+        if (version and version != (kept.bundle_version if kept else None)) or (
+            room and room != (kept.room if kept else None)
+        ):
             self._policy_due.set()
 
     async def _deliveries(self, stop: asyncio.Event) -> None:
@@ -381,5 +384,5 @@ class ReportClient:
                     self._svc().report("policy_rejected", {"version": version, "reason": str(e)})
                 raise
             self.policy_rejected = self._last_rejection = None
-            self._svc().update_policy(policy)
+            self._svc().update_policy(policy, keeper.room)
         self.verifiers.refresh(client.verifiers())

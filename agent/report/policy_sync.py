@@ -43,6 +43,7 @@ class PolicyKeeper:
         self.version: str | None = None
         self.bundle_version: str | None = None  # the server's name for it (heartbeat answers)
         self.serial = 0  # of the kept bundle
+        self.room: str | None = None  # the kept bundle's: where the server placed this device
         self.problem: str | None = None  # why the kept bundle could not be used at start
 
     def verify(self, body: dict[str, Any]) -> Policy:
@@ -79,6 +80,7 @@ class PolicyKeeper:
         self.etag, self.version = etag, policy.version
         self.bundle_version = str(body.get("version"))[:100]
         self.serial = bundle_serial(body["bundle"])
+        self.room = str(body["bundle"]["room"])  # policy_from_bundle checked it is there
 
     def load_last_good(self) -> Policy | None:
         loaded = read_json(self.path)

@@ -50,15 +50,16 @@ class Reporting:
     def verifier(self) -> ServerVerifiers:
         return self.client.verifiers
 
-    def initial_policy(self) -> Policy | None:
-        """Called by AgentService.startup: the kept bundle, verified again, or None."""
+    def initial_policy(self) -> tuple[Policy, str] | None:
+        """Called by AgentService.startup: the kept bundle, verified again, and its room; or
+        None."""
         keeper, service = self.client.keeper, self.client.service
         if keeper is None:
             return None
         policy = keeper.load_last_good()
         if keeper.problem and service is not None:
             service.report("policy_rejected", {"version": None, "reason": keeper.problem})
-        return policy
+        return None if policy is None or keeper.room is None else (policy, keeper.room)
 
     def attach(self, service: AgentService) -> None:
         self.client.attach(service)

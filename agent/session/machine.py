@@ -158,6 +158,8 @@ class SessionMachine:
                 if self.session is not None and now.mono >= self.session.deadline:
                     out += self._close("expired", self.session.teacher_id, now)
             case PolicyUpdated():
+                if event.room_id is not None:
+                    self.room_override = event.room_id
                 out += self._policy_updated(event.policy, now)
             case EnforcementFailed():
                 out.append(Report("enforcement_failed", {"detail": event.detail}))

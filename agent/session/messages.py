@@ -76,6 +76,8 @@ class Tick:
 @dataclass(frozen=True)
 class PolicyUpdated:
     policy: Policy
+    # Where the server placed this device (a signed bundle names its room); None keeps it.
+    room_id: str | None = None
 
 
 @dataclass(frozen=True)

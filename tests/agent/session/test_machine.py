@@ -328,6 +328,15 @@ def test_room_override_wins_over_the_device_list() -> None:
     assert m.handle(TeacherUnlock("t", ("sci-k-colors",), 30), at(1))[0].type == "session_started"  # type: ignore[union-attr]
 
 
+def test_a_policy_naming_another_room_moves_the_device_and_ends_what_that_room_lacks() -> None:
+    m = machine()
+    m.handle(TeacherUnlock("t-ada", ("sci-3-moon",), 10), at(0))
+    out = m.handle(PolicyUpdated(sample_policy(), room_id="k-room"), at(1))
+    assert m.room is not None and m.room.id == "k-room"
+    assert m.session is None and plan_of(out).plan.state is LockState.CLOSED
+    assert m.handle(PolicyUpdated(sample_policy()), at(2)) and m.room.id == "k-room"  # kept
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(min_value=-1e5, max_value=1e5), min_size=1, max_size=30))
 def test_moving_the_wall_clock_never_changes_when_a_session_ends(shifts: list[float]) -> None:
