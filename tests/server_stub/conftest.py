@@ -244,8 +244,8 @@ def migrated(settings: Settings) -> None:
         engine.dispose()
 
 
-@pytest.fixture
-def world(settings: Settings) -> Iterator[World]:
+def running_world(settings: Settings) -> Iterator[World]:
+    """A migrated, populated server on `settings`, served in-process for one test."""
     migrated(settings)
     app = create_app(settings)
     with TestClient(app) as client:
@@ -255,10 +255,10 @@ def world(settings: Settings) -> Iterator[World]:
 
 
 @pytest.fixture
+def world(settings: Settings) -> Iterator[World]:
+    yield from running_world(settings)
+
+
+@pytest.fixture
 def sqlite_world(sqlite_settings: Settings) -> Iterator[World]:
-    migrated(sqlite_settings)
-    app = create_app(sqlite_settings)
-    with TestClient(app) as client:
-        state: AppState = app.state.lg
-        populate(state)
-        yield World(state, client)
+    yield from running_world(sqlite_settings)

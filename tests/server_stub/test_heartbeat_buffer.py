@@ -12,29 +12,20 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from server_stub.app import create_app
 from server_stub.config import Settings
 from server_stub.db.models import Device
 from server_stub.db.session import make_engine
 from server_stub.heartbeat_buffer import state_row
-from server_stub.state import AppState
-from tests.server_stub.conftest import World, heartbeat_body, migrated, populate
+from tests.server_stub.conftest import World, heartbeat_body, running_world
 from tests.server_stub.serverproc import Server, enroll_many, prepare
 
 
 @pytest.fixture
 def held_world(settings: Settings) -> Iterator[World]:
     """A world whose timer never flushes during a test: only `flush_heartbeats` writes."""
-    held = replace(settings, heartbeat_flush_s=3600)
-    migrated(held)
-    app = create_app(held)
-    with TestClient(app) as client:
-        state: AppState = app.state.lg
-        populate(state)
-        yield World(state, client)
+    yield from running_world(replace(settings, heartbeat_flush_s=3600))
 
 
 def _beat(world: World, device: dict[str, Any], **over: Any) -> datetime:
