@@ -11,8 +11,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 
 def new_token() -> str:
-    """32 random bytes, URL-safe; the only copy of the clear text goes to the client."""
-    return secrets.token_urlsafe(32)
+    """32 random bytes as hex; the only copy of the clear text goes to the client.
+
+    Hex, not URL-safe base64: IT pastes enrollment tokens into command lines, env files and
+    installer switches (`enroll --token T`, `/TOKEN=`), where a token starting with "-" (1 in 64
+    base64 tokens) was taken for an option."""
+    return secrets.token_hex(32)
 
 
 def token_digest(token: str) -> str:
