@@ -32,18 +32,46 @@ class RequestHead:
     head: bytes  # the head exactly as received, ending with the blank line
     rest: bytes  # bytes after the head already received (a body, a pipelined request)
 
-    def origin_form(self) -> bytes:
-        """The head rewritten for an origin server (absolute-form target made origin-form)."""
-        if self.form != "absolute":
-            return self.head
-        parts = urlsplit(self.target)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        line_end = self.head.index(b"\n")
-        version = self.head[:line_end].rstrip(b"\r").rsplit(b" ", 1)[1]
-        return (
-            b"%s %s %s\r\n" % (self.method.encode(), path.encode(), version)
-            + self.head[line_end + 1 :]
-        )
+    def for_upstream(self) -> bytes:
+        """The head to send upstream: the target in origin-form, and `Connection: close`.
+
+        The proxy judges only this request's host, then relays the rest of the connection
+        unread. Were the connection kept alive, a second request on it could name any host the
+        same server answers for (a shared front-end or CDN), so the server is asked to close
+        after this answer: RFC 9112 (9.6) has it then ignore anything pipelined behind it.
+        Hop-by-hop headers that would keep the connection, or switch it to HTTP/2 (h2c), go; a
+        WebSocket upgrade is kept (after it the connection is no longer HTTP)."""
+        lines = self.head.split(b"\n")
+        method, target, version = lines[0].rstrip(b"\r").split(b" ")
+        if self.form == "absolute":
+            parts = urlsplit(self.target)
+            target = ((parts.path or "/") + (f"?{parts.query}" if parts.query else "")).encode()
+        kept: list[bytes] = []
+        websocket = dropping = False
+        for line in (raw.rstrip(b"\r") for raw in lines[1:]):
+            if not line:
+                continue
+            if line[:1] in (b" ", b"\t"):  # obsolete line folding: continues the header before
+                if kept and not dropping:
+                    kept[-1] += b" " + line.strip()
+                continue
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            websocket |= name == b"upgrade" and value.strip().lower() == b"websocket"
+            dropping = name in _HOP_BY_HOP
+            if not dropping:
+                kept.append(line)
+        if websocket:
+            kept += [b"Upgrade: websocket", b"Connection: upgrade, close"]
+        else:
+            kept.append(b"Connection: close")
+        return b"\r\n".join([b" ".join((method, target, version)), *kept, b"", b""])
+
+
+# Hop-by-hop headers (RFC 9110 7.6.1) that `for_upstream` replaces or drops.
+_HOP_BY_HOP: Final = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"upgrade", b"http2-settings")
+)
 
 
 @dataclass(frozen=True)

@@ -218,7 +218,8 @@ class ProxyServer:
             )
             return
         port = original_port or parsed.port
-        await self._tunnel(client, parsed.host, port, parsed.head + parsed.rest, http=True)
+        first = parsed.for_upstream() + parsed.rest
+        await self._tunnel(client, parsed.host, port, first, http=True)
 
     async def _explicit(self, client: _Client) -> None:
         head = RequestHeadReader(80, self.config.head_limit)
@@ -238,7 +239,7 @@ class ProxyServer:
         if parsed.form == "authority":
             await self._tunnel(client, parsed.host, parsed.port, parsed.rest, connect=True)
         else:
-            first = parsed.origin_form() + parsed.rest
+            first = parsed.for_upstream() + parsed.rest
             await self._tunnel(client, parsed.host, parsed.port, first, http=True)
 
     # -- helpers -------------------------------------------------------------------------------

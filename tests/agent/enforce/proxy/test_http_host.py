@@ -23,7 +23,39 @@ def test_absolute_form_is_rewritten_for_the_origin() -> None:
     head = read(b"GET http://allowed.test/x/y?q=1 HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
     assert isinstance(head, RequestHead)
     assert head.host == "allowed.test" and head.port == 80
-    assert head.origin_form() == b"GET /x/y?q=1 HTTP/1.1\r\nHost: allowed.test\r\n\r\n"
+    assert head.for_upstream() == (
+        b"GET /x/y?q=1 HTTP/1.1\r\nHost: allowed.test\r\nConnection: close\r\n\r\n"
+    )
+
+
+def upstream_head(data: bytes) -> bytes:
+    head = read(data)
+    assert isinstance(head, RequestHead)
+    return head.for_upstream()
+
+
+def test_the_upstream_is_asked_to_close_after_the_judged_request() -> None:
+    keep = b"GET /a HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\n"
+    assert upstream_head(keep + b"Accept: */*\r\n\r\n") == (
+        b"GET /a HTTP/1.1\r\nHost: a.test\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    )
+    # Bare newlines and a folded Connection header: the fold goes with the header it continues.
+    folded = b"GET / HTTP/1.0\nHost: a.test\nConnection:\n keep-alive\nX: 1\n more\n\n"
+    assert upstream_head(folded) == (
+        b"GET / HTTP/1.0\r\nHost: a.test\r\nX: 1 more\r\nConnection: close\r\n\r\n"
+    )
+
+
+def test_an_h2c_upgrade_is_dropped_and_a_websocket_upgrade_kept() -> None:
+    h2c = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+    h2c += b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
+    assert upstream_head(h2c) == b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+    ws = b"GET /chat HTTP/1.1\r\nHost: a.test\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
+    ws += b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    assert upstream_head(ws) == (
+        b"GET /chat HTTP/1.1\r\nHost: a.test\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Upgrade: websocket\r\nConnection: upgrade, close\r\n\r\n"
+    )
 
 
 def test_ipv6_literal_host() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -117,6 +119,55 @@ def test_blocked_http_is_sent_to_the_agent_block_page(up: int) -> None:
             assert ok.startswith(b"UPSTREAM:GET / HTTP/1.1")
 
     run(main())
+
+
+def test_a_second_request_on_an_allowed_connection_cannot_name_another_host(up: int) -> None:
+    """Both names live on one server (a shared front-end): the proxy judged the first request's
+    Host only, so the server must not answer the pipelined second one for a blocked host."""
+    with vhost_server() as (web, served):
+
+        async def main() -> None:
+            async with proxy(up, http_port=web) as srv:
+                first = b"GET /1 HTTP/1.1\r\nHost: allowed.test\r\nConnection: keep-alive\r\n\r\n"
+                second = b"GET /2 HTTP/1.1\r\nHost: other.test\r\n\r\n"
+                answer = await exchange(srv.port, [first + second])
+                assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"for allowed.test")
+                assert b"other.test" not in answer
+
+        run(main())
+    assert served == ["allowed.test"]
+
+
+@contextmanager
+def vhost_server() -> Iterator[tuple[int, list[str]]]:
+    """An HTTP/1.1 server that keeps connections alive unless asked not to (http.server does as
+    RFC 9112 says), answering for whatever Host a request names; yields its port and the hosts
+    it has answered for."""
+    served: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            served.append(self.headers["Host"])
+            body = f"for {self.headers['Host']}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], served
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 def test_raw_ip_and_unknown_names_are_blocked(up: int) -> None:
