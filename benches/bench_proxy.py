@@ -56,7 +56,7 @@ ALLOWED, CDN = SITES["allowed.test"], SITES["cdn.test"]
 PAIRS = 300 if QUICK else 2000
 TLS_PAIRS = 100 if QUICK else 500
 SIZE = 200_000_000
-LINK = "10gbit"  # a school device's fastest link
+LINK = "10gbit"  # ten times the 1 Gbit/s Ethernet a school device usually has
 
 
 class Worker:
