@@ -29,6 +29,7 @@ def test_it_sees_versions_health_and_tamper_events(sqlite_world: World) -> None:
         ),
         headers=w.auth(device),
     )
+    w.flush_heartbeats()  # write-behind: the page shows the state after the next flush
     w.client.post(
         "/api/v1/events",
         json={
