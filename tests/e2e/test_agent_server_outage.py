@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +43,10 @@ def _proxy_port(agent: Agent) -> int:
     return int(detail.rsplit(" ", 1)[1])
 
 
+def _counted_block(event: dict[str, Any]) -> bool:
+    return event["type"] == "heartbeat" and event["data"]["blocked_total"] > 0
+
+
 def test_every_audit_event_arrives_once_in_order_after_an_outage(
     pair: tuple[Server, Agent],
 ) -> None:
@@ -76,6 +81,20 @@ def test_every_audit_event_arrives_once_in_order_after_an_outage(
         assert opened["ok"], opened
         assert b" 403 " in blocked_connect(proxy)
         assert agent.request({"cmd": "end"})["ok"]
+    # One session held open until a missed heartbeat has counted its block: in the loop above a
+    # session lasts milliseconds, so whether a heartbeat falls inside one is chance.
+    assert agent.request(
+        {
+            "cmd": "unlock",
+            "teacher": "t-local",
+            "pin": "2468",
+            "objectives": [OBJECTIVE],
+            "minutes": 5,
+        }
+    )["ok"]
+    assert b" 403 " in blocked_connect(proxy)
+    wait_for(lambda: any(_counted_block(e) for e in local_events(agent.state)))
+    assert agent.request({"cmd": "end"})["ok"]
     assert agent.server()["outbox_depth"] >= 1000 - 50  # a few heartbeats may share the window
     assert agent.server()["last_error"]
 
