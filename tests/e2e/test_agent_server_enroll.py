@@ -25,7 +25,7 @@ def test_a_failed_enrollment_keeps_the_device_closed_and_is_retried(tmp_path: Pa
             assert agent.cli("status").stdout.count("not enrolled") == 1
 
             agent.enroll(server, server.token())
-            wait_for(lambda: agent.server().get("enrolled"), timeout=30)
+            wait_for(lambda: agent.server().get("enrolled"), timeout=90)  # retry back-off: 40 s
             wait_for(lambda: agent.server().get("last_contact"), timeout=30)
             assert agent.status()["state"] == "closed"
         finally:

@@ -163,6 +163,10 @@ def test_chromium_applies_rewritten_policies_without_a_restart(
         try:
             watch = browser.pages[0] if browser.pages else browser.new_page()
             watch.goto("chrome://policy/")
+            # The page's rows come from the browser process after the page has loaded.
+            watch.wait_for_function(
+                f"() => (({READ_POLICY_JS})().URLAllowlist || {{}}).value != null", timeout=20_000
+            )
             assert shown_allowlist(watch) == []
             start = time.monotonic()
             backend.apply(plan(["127.0.0.1/lesson.html"]))  # closed -> session (a path)

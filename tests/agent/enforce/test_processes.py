@@ -28,11 +28,24 @@ def student_program(tmp_path: Path, name: str) -> Iterator[subprocess.Popen[byte
         ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", str(exe), "60"]
     )
     try:
+        _wait_started_as(proc, name)
         yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait(5)
+
+
+def _wait_started_as(proc: subprocess.Popen[bytes], name: str, limit: float = 10.0) -> None:
+    """Until setpriv has dropped to `nobody` and exec'd the program (psutil then sees `name`)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p = psutil.Process(proc.pid)
+            if p.name() == name and p.uids().real == 65534:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{name} did not start as nobody within {limit} s")
 
 
 def wait_exit(proc: subprocess.Popen[bytes], limit: float = 10.0) -> int | None:
@@ -113,7 +126,6 @@ def test_report_only_mode_and_protected_users(tmp_path: Path) -> None:
             report_only=True,
         )
         with student_program(tmp_path, "lg-student-sleep") as student:
-            time.sleep(0.2)
             enforcer.scan_once()
             enforcer.scan_once()
             assert student.poll() is None  # reported, not ended

@@ -94,12 +94,17 @@ def test_panel_window_shows_the_closed_screen(
         assert probe["title"] == "LessonGate"
 
         shot = tmp_path / "panel.png"
-        grab = subprocess.run(
-            [sys.executable, "-c", GRAB, str(shot)], env=env, timeout=60, capture_output=True
-        )
-        assert grab.returncode == 0, grab.stderr
-        assert shot.stat().st_size > 0
-        colours, blue = pixels_near(shot, LOCK_BLUE)
+        deadline = time.monotonic() + 20  # the DOM is ready before the software painter is
+        while True:
+            grab = subprocess.run(
+                [sys.executable, "-c", GRAB, str(shot)], env=env, timeout=60, capture_output=True
+            )
+            assert grab.returncode == 0, grab.stderr
+            assert shot.stat().st_size > 0
+            colours, blue = pixels_near(shot, LOCK_BLUE)
+            if (colours > 20 and blue > 50) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         assert colours > 20, "the screenshot is blank"
         assert blue > 50, "the closed screen's padlock and Teacher button are not on screen"
 

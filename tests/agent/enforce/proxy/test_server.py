@@ -48,7 +48,7 @@ async def proxy(up: int, **overrides: object) -> AsyncIterator[ProxyServer]:
         await server.close()
 
 
-async def exchange(port: int, chunks: list[bytes], pause: float = 0.0) -> bytes:
+async def exchange(port: int, chunks: list[bytes], pause: float = 0.0, until: bytes = b"") -> bytes:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for chunk in chunks:
         writer.write(chunk)
@@ -58,10 +58,11 @@ async def exchange(port: int, chunks: list[bytes], pause: float = 0.0) -> bytes:
     data = b""
     wait = 5.0
     try:
-        # Until the proxy closes, or the upstream has said everything (echo settles quickly).
+        # Until the proxy closes, or the upstream has said everything: a quiet 0.2 s once the
+        # answer holds `until` (the upstreams here write their answers in more than one piece).
         while chunk := await asyncio.wait_for(reader.read(65536), wait):
             data += chunk
-            wait = 0.2
+            wait = 0.2 if until in data else 5.0
     except TimeoutError:
         pass
     except ConnectionError:
@@ -78,7 +79,7 @@ def test_allowed_tls_is_relayed_unchanged(up: int) -> None:
     async def main() -> None:
         async with proxy(up) as srv:
             hello = client_hello("allowed.test")
-            answer = await exchange(srv.port, [hello])
+            answer = await exchange(srv.port, [hello], until=b"UPSTREAM:" + hello)
             assert answer == b"UPSTREAM:" + hello
 
     run(main())
@@ -130,7 +131,7 @@ def test_a_second_request_on_an_allowed_connection_cannot_name_another_host(up: 
             async with proxy(up, http_port=web) as srv:
                 first = b"GET /1 HTTP/1.1\r\nHost: allowed.test\r\nConnection: keep-alive\r\n\r\n"
                 second = b"GET /2 HTTP/1.1\r\nHost: other.test\r\n\r\n"
-                answer = await exchange(srv.port, [first + second])
+                answer = await exchange(srv.port, [first + second], until=b"for allowed.test")
                 assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"for allowed.test")
                 assert b"other.test" not in answer
 
@@ -186,7 +187,7 @@ def test_explicit_mode_connect_and_absolute_form(up: int) -> None:
     async def main() -> None:
         async with proxy(up, mode="explicit") as srv:
             connect = f"CONNECT allowed.test:{up} HTTP/1.1\r\n\r\n".encode()
-            answer = await exchange(srv.port, [connect + b"ping"])
+            answer = await exchange(srv.port, [connect + b"ping"], until=b"UPSTREAM:")
             assert answer.startswith(b"HTTP/1.1 200 Connection established\r\n\r\nUPSTREAM:")
             blocked = await exchange(
                 srv.port, [f"CONNECT other.test:{up} HTTP/1.1\r\n\r\n".encode()]
