@@ -3,21 +3,16 @@ server holds nothing twice (it de-duplicates by event id; the outbox keeps what 
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import sqlite3
 from pathlib import Path
 
 from agent.events import Event
+from agent.report.delivery import BATCH
 from agent.report.outbox import Outbox
+from tests.agent.report.faults import FaultProxy
 from tests.agent.report.harness import Agent, Server, scratch_dir, wait_for
 
 BACKLOG = 5000
-
-
-def depth(state: Path) -> int:
-    with contextlib.closing(sqlite3.connect(state / "outbox.sqlite3", timeout=5)) as db:
-        return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
 
 def test_sigkill_mid_delivery_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -25,10 +20,10 @@ def test_sigkill_mid_delivery_loses_and_duplicates_nothing(tmp_path: Path) -> No
     server = Server(tmp_path / "srv")
     server.setup(teacher_room=None)
     server.start()
-    with scratch_dir() as root:
+    with FaultProxy(server.url) as proxy, scratch_dir() as root:
         agent = Agent(root, heartbeat=5)
         try:
-            device = agent.enroll(server, server.token())
+            device = agent.enroll(Server(server.data_dir, proxy.port), server.token())
             # A backlog as an outage leaves it: queued by an earlier run, server now back.
             outbox = Outbox(agent.state / "outbox.sqlite3")
             queued = [
@@ -38,21 +33,28 @@ def test_sigkill_mid_delivery_loses_and_duplicates_nothing(tmp_path: Path) -> No
                 outbox.append(event)
             outbox.close()
 
+            # Mid-delivery at its worst: three batches acknowledged, the fourth stored by the
+            # server but its answer never back when the agent is killed.
+            proxy.after_events = (3, "swallow")
             agent.start()
-            # Mid-delivery as the agent sees it: some batches acknowledged (and so removed from
-            # its outbox), some not. Watching the server's table instead races the agent's ack.
-            wait_for(lambda: 0 < depth(agent.state) < BACKLOG, timeout=30, every=0.01)
+            wait_for(lambda: proxy.swallowed > 0, timeout=30)
             agent.stop(signal.SIGKILL)
+            assert session_ids(server, device) == [e.id for e in queued[: 4 * BATCH]]
             left = Outbox(agent.state / "outbox.sqlite3")
-            assert 0 < left.depth < BACKLOG  # it really was mid-delivery
+            assert [q.event.id for q in left.peek(BATCH)] == [
+                e.id for e in queued[3 * BATCH : 4 * BATCH]
+            ]
             left.close()
 
+            proxy.after_events, proxy.mode = None, "pass"
             agent.start()
             wait_for(lambda: agent.server().get("outbox_depth") == 0, timeout=60)
-            stored = server.events(device)
-            ids = [eid for eid, kind, _ in stored if kind == "session_started"]
-            assert ids == [e.id for e in queued]  # all, once each, in order
+            assert session_ids(server, device) == [e.id for e in queued]  # all, once, in order
             assert agent.server()["outbox_rejected"] == 0
         finally:
             agent.stop()
             server.stop()
+
+
+def session_ids(server: Server, device: str) -> list[str]:
+    return [eid for eid, kind, _ in server.events(device) if kind == "session_started"]

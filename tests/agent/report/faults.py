@@ -2,7 +2,9 @@
 
 Modes: "pass" forwards; "500" answers every request with a server error; "hang" accepts and
 never answers; "close" drops the connection without a word; "garbage" answers 200 with bytes
-that are not JSON; "badsig" forwards but corrupts the signature of every policy bundle.
+that are not JSON; "badsig" forwards but corrupts the signature of every policy bundle;
+"swallow" forwards, then never answers (the server has the request, the agent no reply).
+`after_events = (n, mode)` switches to `mode` once n event batches have passed.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ import requests
 
 from tests.agent.report.harness import free_port
 
-MODES = ("pass", "500", "hang", "close", "garbage", "badsig")
+MODES = ("pass", "500", "hang", "close", "garbage", "badsig", "swallow")
 
 
 class FaultProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.mode = "pass"
+        self.after_events: tuple[int, str] | None = None
+        self.event_posts = 0
+        self.swallowed = 0  # requests the server answered and the agent never heard back from
         self.seen: dict[str, int] = {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -56,15 +61,16 @@ class FaultProxy:
         self.server.server_close()
 
     def handle(self, h: BaseHTTPRequestHandler) -> None:
+        if h.command == "POST" and h.path.startswith("/api/v1/events"):
+            self.event_posts += 1
+            if self.after_events and self.event_posts > self.after_events[0]:
+                self.mode = self.after_events[1]
         mode = self.mode
         self.seen[mode] = self.seen.get(mode, 0) + 1
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
         if mode == "hang":
-            end = time.monotonic() + 60
-            while self.mode == "hang" and time.monotonic() < end:
-                time.sleep(0.05)
-            h.close_connection = True
+            self._hang(h, mode)
             return
         if mode == "close":
             h.close_connection = True
@@ -87,6 +93,10 @@ class FaultProxy:
             timeout=60,
             allow_redirects=False,
         )
+        if mode == "swallow":
+            self.swallowed += 1
+            self._hang(h, mode)
+            return
         out = r.content
         if mode == "badsig" and h.path.startswith("/api/v1/policy") and r.status_code == 200:
             doc = r.json()
@@ -100,6 +110,12 @@ class FaultProxy:
             if k.lower() in ("content-type", "etag", "www-authenticate")
         }
         self._reply(h, r.status_code, out, keep)
+
+    def _hang(self, h: BaseHTTPRequestHandler, mode: str) -> None:
+        end = time.monotonic() + 60
+        while self.mode == mode and time.monotonic() < end:
+            time.sleep(0.05)
+        h.close_connection = True
 
     @staticmethod
     def _reply(
