@@ -37,7 +37,7 @@ def test_sigkill_mid_delivery_loses_and_duplicates_nothing(tmp_path: Path) -> No
             # server but its answer never back when the agent is killed.
             proxy.after_events = (3, "swallow")
             agent.start()
-            wait_for(lambda: proxy.swallowed > 0, timeout=30)
+            wait_for(lambda: "/api/v1/events" in proxy.swallowed, timeout=30)
             agent.stop(signal.SIGKILL)
             assert session_ids(server, device) == [e.id for e in queued[: 4 * BATCH]]
             left = Outbox(agent.state / "outbox.sqlite3")

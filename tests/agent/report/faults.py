@@ -29,7 +29,7 @@ class FaultProxy:
         self.mode = "pass"
         self.after_events: tuple[int, str] | None = None
         self.event_posts = 0
-        self.swallowed = 0  # requests the server answered and the agent never heard back from
+        self.swallowed: list[str] = []  # paths the server answered and the agent never heard back
         self.seen: dict[str, int] = {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -94,7 +94,7 @@ class FaultProxy:
             allow_redirects=False,
         )
         if mode == "swallow":
-            self.swallowed += 1
+            self.swallowed.append(h.path)
             self._hang(h, mode)
             return
         out = r.content
