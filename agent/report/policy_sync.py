@@ -73,13 +73,13 @@ class PolicyKeeper:
                 "a replayed bundle"
             )
         atomic_write_json(self.path, {"etag": etag, "body": body})
-        self._keep(policy, body, etag)
+        self._keep(policy, body, etag, serial)
         return policy
 
-    def _keep(self, policy: Policy, body: dict[str, Any], etag: str | None) -> None:
+    def _keep(self, policy: Policy, body: dict[str, Any], etag: str | None, serial: int) -> None:
         self.etag, self.version = etag, policy.version
         self.bundle_version = str(body.get("version"))[:100]
-        self.serial = bundle_serial(body["bundle"])
+        self.serial = serial
         self.room = str(body["bundle"]["room"])  # policy_from_bundle checked it is there
 
     def load_last_good(self) -> Policy | None:
@@ -97,5 +97,6 @@ class PolicyKeeper:
         except BundleRejected as e:
             self.problem = f"{self.path}: {e}"
             return None
-        self._keep(policy, body, etag if isinstance(etag, str) else None)
+        etag = etag if isinstance(etag, str) else None
+        self._keep(policy, body, etag, bundle_serial(body["bundle"]))
         return policy

@@ -18,7 +18,7 @@ import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from agent.enforce.proxy import responses, splice
 from agent.enforce.proxy.counters import BlockCounter, ProxyStats
@@ -29,6 +29,7 @@ from agent.enforce.proxy.sni import NEED_MORE, ClientHello, ClientHelloReader
 
 log = logging.getLogger(__name__)
 _SO_ORIGINAL_DST = 80
+_R = TypeVar("_R")  # what a head parser answers
 _SOL_IPV6 = 41
 
 
@@ -175,9 +176,7 @@ class ProxyServer:
                 self._tunnels.discard(client.tunnel)
             writer.transport.abort() if writer.transport.is_closing() else writer.close()
 
-    async def _head(
-        self, client: _Client, feed: Callable[[bytes], object], first: bytes
-    ) -> object | None:
+    async def _head(self, client: _Client, feed: Callable[[bytes], _R], first: bytes) -> _R | None:
         """Feeds the parser until it has an answer; None when the client stopped sending first.
         Bounded by the connection's head timer (a wait_for per read would cost a task)."""
         result = feed(first)
